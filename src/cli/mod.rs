@@ -1,0 +1,78 @@
+//! Command-line definitions, one file per subcommand; each calls the library.
+
+mod apply;
+mod check_syntax;
+mod doc;
+mod inventory;
+mod plan;
+mod run_args;
+
+use clap::{Parser, Subcommand};
+
+pub use run_args::RunArgs;
+
+/// Exit codes, as documented in the README.
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const USAGE: i32 = 4;
+    pub const CHANGES_PENDING: i32 = 5;
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tbuddy-deploy",
+    version,
+    about = "Ansible-style playbooks with exact plans",
+    long_about = "Runs Ansible-style YAML playbooks. `plan` shows exactly what would change, \
+                  `apply` makes those changes."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what a playbook would change, per host, without changing anything.
+    Plan(plan::PlanArgs),
+    /// Run a playbook and make the changes.
+    Apply(apply::ApplyArgs),
+    /// Parse and validate a playbook without contacting any host.
+    CheckSyntax(check_syntax::CheckSyntaxArgs),
+    /// Show the resolved inventory: hosts, groups and variables.
+    Inventory(inventory::InventoryArgs),
+    /// Describe the built-in modules and their arguments.
+    Doc(doc::DocArgs),
+}
+
+/// An error that ends the command with a message and an exit code.
+#[derive(Debug)]
+pub struct CliError {
+    pub message: String,
+    pub code: i32,
+}
+
+impl CliError {
+    pub fn usage(message: impl Into<String>) -> Self {
+        CliError {
+            message: message.into(),
+            code: exit::USAGE,
+        }
+    }
+}
+
+impl From<tbuddy_deploy::diag::Diagnostic> for CliError {
+    fn from(d: tbuddy_deploy::diag::Diagnostic) -> Self {
+        CliError::usage(d.render())
+    }
+}
+
+pub fn run(cli: Cli) -> Result<i32, CliError> {
+    match cli.command {
+        Command::Plan(a) => plan::exec(a),
+        Command::Apply(a) => apply::exec(a),
+        Command::CheckSyntax(a) => check_syntax::exec(a),
+        Command::Inventory(a) => inventory::exec(a),
+        Command::Doc(a) => doc::exec(a),
+    }
+}

@@ -1,0 +1,111 @@
+//! Flags shared by `plan` and `apply`, named as in ansible-playbook.
+
+use super::CliError;
+use clap::Args;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tbuddy_deploy::inventory::Inventory;
+use tbuddy_deploy::output::EventSink;
+use tbuddy_deploy::output::console::Console;
+use tbuddy_deploy::output::json::JsonLines;
+use tbuddy_deploy::playbook::{Playbook, load_playbook};
+use tbuddy_deploy::run::{RunOptions, TagFilter};
+use tbuddy_deploy::vars::parse_extra_vars;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The playbook to run.
+    pub playbook: PathBuf,
+    /// Inventory: a name (inventory/NAME.yml or inventory/NAME/) or a path.
+    #[arg(short = 'i', long = "inventory", default_value = "local")]
+    pub inventory: String,
+    /// Only run on hosts matching this pattern.
+    #[arg(short = 'l', long)]
+    pub limit: Option<String>,
+    /// Only run tasks with these tags (comma-separated, repeatable).
+    #[arg(short = 't', long, value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Skip tasks with these tags.
+    #[arg(long, value_delimiter = ',')]
+    pub skip_tags: Vec<String>,
+    /// Extra variables: key=value, YAML/JSON, or @file (repeatable; highest precedence).
+    #[arg(short = 'e', long = "extra-vars")]
+    pub extra_vars: Vec<String>,
+    /// Show unified diffs of file changes.
+    #[arg(short = 'D', long)]
+    pub diff: bool,
+    /// More output (-v results, -vv task paths).
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Print one JSON event per line instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// How many hosts to work on at once (default: all, up to 100).
+    #[arg(short = 'f', long, default_value_t = 100)]
+    pub forks: usize,
+}
+
+impl RunArgs {
+    pub fn load(&self) -> Result<(Playbook, Inventory), CliError> {
+        let project = std::env::current_dir()
+            .map_err(|e| CliError::usage(format!("cannot read the current directory: {e}")))?;
+        let mut inventory = Inventory::load(&self.inventory, &project)
+            .map_err(|e| CliError::usage(render_inventory_error(e)))?;
+        if !self.playbook.exists() {
+            return Err(CliError::usage(format!(
+                "error: the playbook {} does not exist",
+                self.playbook.display()
+            )));
+        }
+        let playbook = load_playbook(&self.playbook)?;
+        if let Some(dir) = self.playbook.parent() {
+            let dir = if dir.as_os_str().is_empty() {
+                std::path::Path::new(".")
+            } else {
+                dir
+            };
+            inventory
+                .add_vars_dirs(dir)
+                .map_err(|e| CliError::usage(render_inventory_error(e)))?;
+        }
+        Ok((playbook, inventory))
+    }
+
+    pub fn options(&self, check: bool) -> Result<RunOptions, CliError> {
+        let base = std::env::current_dir().unwrap_or_default();
+        let extra = parse_extra_vars(&self.extra_vars, &base)
+            .map_err(|e| CliError::usage(format!("error: {e}")))?;
+        Ok(RunOptions {
+            check,
+            diff: self.diff,
+            tags: TagFilter {
+                only: self.tags.clone(),
+                skip: self.skip_tags.clone(),
+            },
+            limit: self.limit.clone(),
+            extra_vars: Arc::new(extra),
+            forks: self.forks,
+            verbosity: self.verbose,
+            become_password: None,
+        })
+    }
+
+    pub fn sink(&self, show_diff: bool) -> Box<dyn EventSink> {
+        if self.json {
+            Box::new(JsonLines::default())
+        } else {
+            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            Box::new(Console::new(color, show_diff, self.verbose))
+        }
+    }
+}
+
+pub fn render_inventory_error(e: tbuddy_deploy::inventory::InventoryError) -> String {
+    use tbuddy_deploy::inventory::InventoryError;
+    match e {
+        InventoryError::Diag(d) => d.render(),
+        InventoryError::Yaml(y) => y.0.render(),
+        other => format!("error: {other}\n"),
+    }
+}

@@ -1,0 +1,17 @@
+//! tbuddy-deploy: Ansible-style playbooks with exact plans.
+//!
+//! Data flows one way: load (`playbook`, `inventory`) → resolve (`vars`,
+//! `template`) → plan/apply (`run`, `modules`, `connection`) → report (`output`).
+
+pub mod connection;
+pub mod diag;
+pub mod inventory;
+pub mod modules;
+pub mod output;
+pub mod plan;
+pub mod playbook;
+pub mod pyregex;
+pub mod run;
+pub mod template;
+pub mod vars;
+pub mod yaml;

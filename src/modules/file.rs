@@ -1,0 +1,437 @@
+//! `file`: make a path a file, directory, symlink, touched file, or absent.
+
+use super::attrs::{AttrChange, Attrs};
+use super::spec::{ArgKind::*, CheckSupport, ModuleSpec, arg, required};
+use super::target::{FileKind, FileState};
+use super::{
+    Action, Args, Change, ModResult, Module, ModuleCx, ModuleError, Returns, Target, Undo, argx,
+};
+use crate::connection::sh_quote;
+
+pub static FILE: ModuleSpec = ModuleSpec {
+    name: "file",
+    summary: "Manage files, directories, symlinks and their attributes",
+    free_form: false,
+    check: CheckSupport::Full,
+    open_args: false,
+    args: &[
+        required("path", Path, "The path to manage.").aliases(&["dest", "name"]),
+        arg(
+            "state",
+            Str,
+            "file (default when the path exists), directory, link, touch or absent.",
+        )
+        .choices(&["file", "directory", "link", "touch", "absent", "hard"]),
+        arg("src", Path, "Link target for state=link."),
+        arg(
+            "recurse",
+            Bool,
+            "Apply mode/owner/group to everything below a directory.",
+        ),
+        arg(
+            "force",
+            Bool,
+            "For state=link: replace an existing file with the link.",
+        ),
+        arg(
+            "follow",
+            Bool,
+            "Accepted for compatibility; links are not followed.",
+        ),
+        arg("mode", Mode, "Permissions: octal or symbolic."),
+        arg("owner", Str, "Owner name or uid."),
+        arg("group", Str, "Group name or gid."),
+    ],
+};
+
+pub struct File;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Want {
+    File,
+    Directory,
+    Link,
+    Touch,
+    Absent,
+}
+
+impl Module for File {
+    fn spec(&self) -> &'static ModuleSpec {
+        &FILE
+    }
+
+    fn validate(&self, args: &Args, _cx: &ModuleCx<'_>) -> ModResult<Box<dyn Action>> {
+        let path = argx::req_string(args, "path")?;
+        let state = argx::string(args, "state")?;
+        let want = match state.as_deref() {
+            None => None,
+            Some("file") => Some(Want::File),
+            Some("directory") => Some(Want::Directory),
+            Some("link") => Some(Want::Link),
+            Some("touch") => Some(Want::Touch),
+            Some("absent") => Some(Want::Absent),
+            Some("hard") => {
+                return Err(ModuleError::new(
+                    "state=hard is not supported; use state=link",
+                ));
+            }
+            Some(other) => {
+                return Err(ModuleError::new(format!(
+                    "value of state must be one of: absent, directory, file, link, touch, got: {other}"
+                )));
+            }
+        };
+        let src = argx::string(args, "src")?;
+        if want == Some(Want::Link) && src.is_none() {
+            return Err(ModuleError::new("src is required for creating a link"));
+        }
+        let trimmed = path.trim_end_matches('/');
+        Ok(Box::new(FileAction {
+            path: if trimmed.is_empty() {
+                "/".into()
+            } else {
+                trimmed.into()
+            },
+            want,
+            src,
+            attrs: Attrs::from_args(args)?,
+            recurse: argx::boolean(args, "recurse", false)?,
+            force: argx::boolean(args, "force", false)?,
+            observed: None,
+            recurse_differs: false,
+            missing_root: None,
+            final_state: None,
+        }))
+    }
+}
+
+struct FileAction {
+    path: String,
+    want: Option<Want>,
+    src: Option<String>,
+    attrs: Attrs,
+    recurse: bool,
+    force: bool,
+    observed: Option<FileState>,
+    /// With recurse: whether anything below the directory differs.
+    recurse_differs: bool,
+    /// The first missing ancestor a directory creation will make (what undo removes).
+    missing_root: Option<String>,
+    final_state: Option<&'static str>,
+}
+
+impl FileAction {
+    fn st(&self) -> &FileState {
+        self.observed.as_ref().expect("observe runs before diff")
+    }
+
+    /// The effective state: an omitted `state` means "file" unless the path is something else.
+    fn want(&self) -> Want {
+        self.want.unwrap_or(match self.st().kind {
+            FileKind::Directory => Want::Directory,
+            FileKind::Link => Want::Link,
+            _ => Want::File,
+        })
+    }
+
+    fn attr_change(&self) -> ModResult<AttrChange> {
+        if self.st().exists() {
+            self.attrs.changes(self.st(), None)
+        } else {
+            Ok(AttrChange {
+                mode: self
+                    .attrs
+                    .mode_for_new(self.want() == Want::Directory, None)?,
+                owner: self.attrs.owner.clone(),
+                group: self.attrs.group.clone(),
+            })
+        }
+    }
+
+    fn change(&self, summary: String, undo: Undo) -> Option<Change> {
+        Some(Change {
+            summary,
+            diff: None,
+            undo,
+            predictable: true,
+            after: vec![(self.path.clone(), self.planned_state())],
+        })
+    }
+
+    /// What the path will look like once the change is made.
+    fn planned_state(&self) -> FileState {
+        let st = self.st();
+        let attrs = self.attr_change().unwrap_or_default();
+        let (owner, group) = (attrs.owner.as_deref(), attrs.group.as_deref());
+        match self.want() {
+            Want::Absent => FileState::absent(),
+            Want::Directory => {
+                FileState::planned(st, FileKind::Directory, attrs.mode, owner, group)
+            }
+            Want::Link => FileState {
+                link_target: self.src.clone(),
+                ..FileState::planned(st, FileKind::Link, Some(0o777), owner, group)
+            },
+            Want::File | Want::Touch => {
+                let content = if st.kind == FileKind::File {
+                    st.content.clone().unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
+                FileState {
+                    sha1: st.sha1.clone(),
+                    ..FileState::planned(st, FileKind::File, attrs.mode, owner, group)
+                        .with_content(&content)
+                }
+            }
+        }
+    }
+}
+
+impl Action for FileAction {
+    fn observe(&mut self, t: &mut Target<'_>) -> ModResult<()> {
+        let st = t.stat(&self.path, false)?;
+        if st.kind == FileKind::Directory && self.recurse && self.want != Some(Want::Absent) {
+            self.recurse_differs = recursive_differs(t, &self.path, &self.attrs)?;
+        }
+        if !st.exists() && self.want == Some(Want::Directory) {
+            // Walk up to find the top-most directory this task will create.
+            let mut root = self.path.clone();
+            let mut cur = std::path::Path::new(&self.path).parent();
+            while let Some(parent) = cur.filter(|p| !p.as_os_str().is_empty()) {
+                let ps = parent.to_string_lossy().into_owned();
+                if t.stat(&ps, false)?.exists() {
+                    break;
+                }
+                root = ps;
+                cur = parent.parent();
+            }
+            self.missing_root = Some(root);
+        }
+        self.observed = Some(st);
+        Ok(())
+    }
+
+    fn diff(&self) -> ModResult<Option<Change>> {
+        let st = self.st();
+        let path = &self.path;
+        let prior = || Undo::Restore {
+            path: path.clone(),
+            prior: st.prior(),
+        };
+        Ok(match self.want() {
+            Want::Absent => match st.kind {
+                FileKind::Absent => None,
+                FileKind::Directory => self.change(
+                    format!("remove directory {path} and its contents"),
+                    Undo::Irreversible(format!("removed directory {path} is not kept")),
+                ),
+                _ => self.change(format!("remove {path}"), prior()),
+            },
+            Want::File => match st.kind {
+                FileKind::Absent => {
+                    return Err(ModuleError::new(format!(
+                        "file ({path}) is absent, cannot continue"
+                    ))
+                    .with("path", path.clone())
+                    .with("state", "absent"));
+                }
+                FileKind::File | FileKind::Link | FileKind::Other => {
+                    let ch = self.attr_change()?;
+                    (!ch.is_empty())
+                        .then(|| self.change(format!("set {} on {path}", ch.describe()), prior()))
+                        .flatten()
+                }
+                FileKind::Directory => {
+                    return Err(ModuleError::new(format!(
+                        "{path} is a directory, cannot continue with state=file"
+                    )));
+                }
+            },
+            Want::Directory => match st.kind {
+                FileKind::Absent => self.change(
+                    format!("create directory {path}"),
+                    Undo::Create {
+                        path: self.missing_root.clone().unwrap_or_else(|| path.clone()),
+                    },
+                ),
+                FileKind::Directory => {
+                    let ch = self.attr_change()?;
+                    if ch.is_empty() && !self.recurse_differs {
+                        None
+                    } else {
+                        let what = if ch.is_empty() {
+                            "attributes below".to_string()
+                        } else {
+                            ch.describe()
+                        };
+                        self.change(format!("set {what} on {path}"), prior())
+                    }
+                }
+                _ => {
+                    return Err(ModuleError::new(format!(
+                        "there was an issue creating {path} as requested: it exists and is not a directory"
+                    )));
+                }
+            },
+            Want::Link => {
+                let src = self.src.clone().unwrap_or_default();
+                match st.kind {
+                    FileKind::Absent => self.change(
+                        format!("link {path} -> {src}"),
+                        Undo::Create { path: path.clone() },
+                    ),
+                    FileKind::Link if st.link_target.as_deref() == Some(src.as_str()) => {
+                        let ch = self.attrs.changes(st, None)?;
+                        let ch = AttrChange { mode: None, ..ch };
+                        (!ch.is_empty())
+                            .then(|| {
+                                self.change(format!("set {} on {path}", ch.describe()), prior())
+                            })
+                            .flatten()
+                    }
+                    FileKind::Link => self.change(format!("relink {path} -> {src}"), prior()),
+                    FileKind::File | FileKind::Other if self.force => {
+                        self.change(format!("replace {path} with a link to {src}"), prior())
+                    }
+                    FileKind::Directory if self.force => {
+                        return Err(ModuleError::new(format!(
+                            "the path {path} is a directory; refusing to replace it with a link"
+                        )));
+                    }
+                    _ => {
+                        return Err(ModuleError::new(format!(
+                            "refusing to convert from {} to symlink for {path}",
+                            if st.kind == FileKind::Directory {
+                                "directory"
+                            } else {
+                                "file"
+                            }
+                        )));
+                    }
+                }
+            }
+            // Touch always updates timestamps, so it always reports a change (as Ansible does).
+            Want::Touch => self.change(
+                if st.exists() {
+                    format!("touch {path}")
+                } else {
+                    format!("create empty file {path}")
+                },
+                if st.exists() {
+                    prior()
+                } else {
+                    Undo::Create { path: path.clone() }
+                },
+            ),
+        })
+    }
+
+    fn apply(&mut self, _change: &Change, t: &mut Target<'_>) -> ModResult<()> {
+        let p = sh_quote(&self.path);
+        let want = self.want();
+        let attrs = self.attr_change()?;
+        let existed = self.st().exists();
+        match want {
+            Want::Absent => {
+                t.run_ok(&format!("rm -rf -- {p}"), None)?;
+                self.final_state = Some("absent");
+                return Ok(());
+            }
+            Want::Directory if !existed => {
+                t.run_ok(&format!("mkdir -p -- {p}"), None)?;
+            }
+            Want::Link => {
+                let src = sh_quote(self.src.as_deref().unwrap_or_default());
+                t.run_ok(&format!("ln -sfn -- {src} {p}"), None)?;
+                self.final_state = Some("link");
+                return t.set_attrs(
+                    &self.path,
+                    None,
+                    attrs.owner.as_deref(),
+                    attrs.group.as_deref(),
+                    false,
+                );
+            }
+            Want::Touch => {
+                t.run_ok(&format!("touch -- {p}"), None)?;
+            }
+            _ => {}
+        }
+        self.final_state = Some(match want {
+            Want::Directory => "directory",
+            _ => "file",
+        });
+        if self.recurse && want == Want::Directory {
+            let full = self.attrs.clone();
+            return apply_recursive(t, &self.path, &full, &attrs);
+        }
+        t.set_attrs(
+            &self.path,
+            attrs.mode,
+            attrs.owner.as_deref(),
+            attrs.group.as_deref(),
+            false,
+        )
+    }
+
+    fn returns(&self) -> Returns {
+        let mut r = Returns::new();
+        r.insert("path".into(), self.path.clone().into());
+        let state = self
+            .final_state
+            .unwrap_or(match self.observed.as_ref().map(|s| s.kind) {
+                Some(FileKind::Directory) => "directory",
+                Some(FileKind::Link) => "link",
+                Some(FileKind::Absent) | None => "absent",
+                _ => "file",
+            });
+        r.insert("state".into(), state.into());
+        r
+    }
+}
+
+/// Whether any path below `dir` has other attributes than asked for.
+fn recursive_differs(t: &mut Target<'_>, dir: &str, attrs: &Attrs) -> ModResult<bool> {
+    let mut tests = Vec::new();
+    if let Some(o) = &attrs.owner {
+        tests.push(format!("! -user {}", sh_quote(o)));
+    }
+    if let Some(g) = &attrs.group {
+        tests.push(format!("! -group {}", sh_quote(g)));
+    }
+    if let Some(super::mode::ModeSpec::Octal(m)) = &attrs.mode {
+        tests.push(format!("! -perm {m:04o}"));
+    }
+    if tests.is_empty() {
+        return Ok(false);
+    }
+    let out = t.run_ok(
+        &format!(
+            "find {} -mindepth 1 \\( {} \\) -print -quit",
+            sh_quote(dir),
+            tests.join(" -o ")
+        ),
+        None,
+    )?;
+    Ok(!out.stdout.is_empty())
+}
+
+fn apply_recursive(
+    t: &mut Target<'_>,
+    dir: &str,
+    attrs: &Attrs,
+    top: &AttrChange,
+) -> ModResult<()> {
+    let mode = match &attrs.mode {
+        Some(super::mode::ModeSpec::Octal(m)) => Some(*m),
+        _ => top.mode,
+    };
+    t.set_attrs(
+        dir,
+        mode,
+        attrs.owner.as_deref(),
+        attrs.group.as_deref(),
+        true,
+    )
+}

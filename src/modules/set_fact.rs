@@ -1,0 +1,43 @@
+//! `set_fact`: set host variables for the rest of the run.
+
+use super::debug::Report;
+use super::spec::{CheckSupport, ModuleSpec};
+use super::{Action, Args, ModResult, Module, ModuleCx, ModuleError, Returns};
+use serde_json::Value;
+
+pub static SET_FACT: ModuleSpec = ModuleSpec {
+    name: "set_fact",
+    summary: "Set host variables (facts) from key: value pairs",
+    free_form: false,
+    check: CheckSupport::ReadOnly,
+    open_args: true,
+    args: &[super::spec::arg(
+        "cacheable",
+        super::spec::ArgKind::Bool,
+        "Accepted for compatibility; facts live for the run.",
+    )],
+};
+
+pub struct SetFact;
+
+impl Module for SetFact {
+    fn spec(&self) -> &'static ModuleSpec {
+        &SET_FACT
+    }
+
+    fn validate(&self, args: &Args, _cx: &ModuleCx<'_>) -> ModResult<Box<dyn Action>> {
+        let facts: serde_json::Map<String, Value> = args
+            .iter()
+            .filter(|(k, _)| k.as_str() != "cacheable")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if facts.is_empty() {
+            return Err(ModuleError::new(
+                "No key/value pairs provided, at least one is required for this action to succeed",
+            ));
+        }
+        let mut r = Returns::new();
+        r.insert("ansible_facts".into(), Value::Object(facts));
+        Ok(Box::new(Report(r)))
+    }
+}

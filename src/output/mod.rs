@@ -1,0 +1,8 @@
+//! Rendering runs for people (`console`) and machines (`json`).
+
+pub mod console;
+pub mod diff;
+pub mod events;
+pub mod json;
+
+pub use events::{Event, EventSink, HostStats, Status};

@@ -1,0 +1,319 @@
+//! One host's walk through a play: sections, blocks with rescue/always,
+//! includes, handlers and the failure policy.
+
+use super::RunOptions;
+use crate::connection::{Connection, LocalConnection};
+use crate::inventory::Inventory;
+use crate::output::{Event, EventSink, HostStats, Status};
+use crate::plan::PlanStep;
+use crate::playbook::{Action, Block, Common, Item, MetaAction, Play, Task, Vars};
+use crate::template::{self, Scope};
+use crate::vars::{PlayVars, TaskVarsRequest, task_scope};
+use serde_json::{Map, Value};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// How a walk through a list of tasks ended for this host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Flow {
+    Continue,
+    Failed,
+    /// `meta: end_play` / `end_host`: stop this host quietly.
+    End,
+}
+
+pub(super) struct HostRunner<'a> {
+    pub host: String,
+    pub play: &'a Play,
+    pub pv: Arc<PlayVars>,
+    pub opts: &'a RunOptions,
+    pub sink: &'a dyn EventSink,
+    pub group_names: Vec<String>,
+    pub stats: HostStats,
+    pub steps: Vec<PlanStep>,
+    pub conn: Option<Box<dyn Connection>>,
+    /// In a plan: the state planned changes will leave, for later tasks to observe.
+    pub planned: crate::modules::Planned,
+    /// Handlers notified and not yet run, by index in `play.handlers`.
+    notified: Vec<bool>,
+    /// Keywords of enclosing play/role/blocks, outermost first.
+    pub chain: Vec<Common>,
+    pub include_vars: Vec<Arc<Vars>>,
+    pub role_params: Option<Vars>,
+    /// Inside a block that has a rescue section: failures there are not final.
+    pub rescue_depth: u32,
+    pub unreachable: bool,
+}
+
+impl<'a> HostRunner<'a> {
+    pub fn new(
+        host: &str,
+        play: &'a Play,
+        pv: Arc<PlayVars>,
+        inventory: &Inventory,
+        opts: &'a RunOptions,
+        sink: &'a dyn EventSink,
+    ) -> Self {
+        HostRunner {
+            host: host.to_string(),
+            play,
+            pv,
+            opts,
+            sink,
+            group_names: inventory.group_names(host),
+            stats: HostStats::default(),
+            steps: Vec::new(),
+            conn: None,
+            planned: Default::default(),
+            notified: vec![false; play.handlers.len()],
+            chain: vec![play.common.clone()],
+            include_vars: Vec::new(),
+            role_params: None,
+            rescue_depth: 0,
+            unreachable: false,
+        }
+    }
+
+    pub fn finish(self) -> (HostStats, Vec<PlanStep>) {
+        (self.stats, self.steps)
+    }
+
+    /// The host's connection, opened on first use and kept for the play.
+    pub fn connection(&mut self) -> Result<&mut Box<dyn Connection>, String> {
+        if self.conn.is_none() {
+            self.conn = Some(self.open_connection()?);
+        }
+        Ok(self.conn.as_mut().expect("just opened"))
+    }
+
+    fn open_connection(&self) -> Result<Box<dyn Connection>, String> {
+        let scope = self.base_scope();
+        let kind = match scope.get("ansible_connection") {
+            Ok(Some(Value::String(s))) => s,
+            Ok(_) if self.host == "localhost" => "local".to_string(),
+            Ok(_) => "ssh".to_string(),
+            Err(e) => return Err(e.0),
+        };
+        match kind.as_str() {
+            "local" => Ok(Box::new(LocalConnection)),
+            other => Err(format!(
+                "connection type `{other}` is not available; this host needs ansible_connection=local"
+            )),
+        }
+    }
+
+    /// Variables without any task context (for connection settings).
+    pub fn base_scope(&self) -> Arc<Scope> {
+        task_scope(
+            &self.pv,
+            TaskVarsRequest {
+                host: &self.host,
+                group_names: self.group_names.clone(),
+                role: None,
+                role_params: None,
+                chain: &[],
+                include_vars: &[],
+                loop_vars: None,
+            },
+        )
+    }
+
+    pub fn run(&mut self) {
+        let play = self.play;
+        if play.gather_facts && self.gather_facts() == Flow::Failed {
+            return;
+        }
+        let sections: [&[Item]; 1] = [&play.pre_tasks];
+        for items in sections {
+            if self.items(items) != Flow::Continue {
+                return;
+            }
+        }
+        if self.flush_handlers() != Flow::Continue {
+            return;
+        }
+        for role in &play.roles {
+            self.chain.push(role.common.clone());
+            self.role_params = Some(role.params.clone());
+            let flow = self.items(&role.tasks);
+            self.role_params = None;
+            self.chain.pop();
+            if flow != Flow::Continue {
+                return;
+            }
+        }
+        if self.items(&play.tasks) != Flow::Continue {
+            return;
+        }
+        if self.flush_handlers() != Flow::Continue {
+            return;
+        }
+        if self.items(&play.post_tasks) != Flow::Continue {
+            return;
+        }
+        self.flush_handlers();
+    }
+
+    fn gather_facts(&mut self) -> Flow {
+        let task = Arc::new(Task {
+            name: Some("Gathering Facts".into()),
+            span: self.play.span.clone(),
+            common: Common::default(),
+            action: Action::Module {
+                module: "setup".into(),
+                args: Value::Object(Map::new()),
+            },
+            looping: None,
+            loop_control: Default::default(),
+            register: None,
+            notify: vec![],
+            listen: vec![],
+            changed_when: None,
+            failed_when: None,
+            until: None,
+            retries: None,
+            delay: None,
+        });
+        // Fact gathering runs whatever tags were asked for, as in Ansible.
+        self.run_task(&task, false, true)
+    }
+
+    pub fn items(&mut self, items: &[Item]) -> Flow {
+        for item in items {
+            let flow = match item {
+                Item::Task(t) => self.run_task(t, false, false),
+                Item::Block(b) => self.block(b),
+            };
+            if flow != Flow::Continue {
+                return flow;
+            }
+        }
+        Flow::Continue
+    }
+
+    fn block(&mut self, b: &Arc<Block>) -> Flow {
+        self.chain.push(b.common.clone());
+        let protected = !b.rescue.is_empty();
+        if protected {
+            self.rescue_depth += 1;
+        }
+        let mut flow = self.items(&b.block);
+        if protected {
+            self.rescue_depth -= 1;
+        }
+        if flow == Flow::Failed && protected && !self.unreachable {
+            self.stats.rescued += 1;
+            flow = self.items(&b.rescue);
+        }
+        if !b.always.is_empty() && !self.unreachable && flow != Flow::End {
+            let always = self.items(&b.always);
+            if always != Flow::Continue {
+                flow = always;
+            }
+        }
+        self.chain.pop();
+        flow
+    }
+
+    /// Tags of the task including everything it inherits.
+    pub fn effective_tags(&self, task: &Task) -> BTreeSet<String> {
+        self.chain
+            .iter()
+            .flat_map(|c| c.tags.iter())
+            .chain(task.common.tags.iter())
+            .cloned()
+            .collect()
+    }
+
+    pub fn meta(&mut self, m: MetaAction) -> Flow {
+        match m {
+            MetaAction::FlushHandlers => self.flush_handlers(),
+            MetaAction::EndPlay | MetaAction::EndHost => Flow::End,
+            MetaAction::ClearFacts => {
+                self.pv
+                    .update_live(&self.host, |l| l.facts = Arc::new(Map::new()));
+                Flow::Continue
+            }
+            MetaAction::Noop | MetaAction::ClearHostErrors | MetaAction::RefreshInventory => {
+                Flow::Continue
+            }
+        }
+    }
+
+    /// Marks handlers for `names` (handler names or `listen` topics).
+    pub fn notify(&mut self, names: &[String], scope: &Arc<Scope>) -> Result<(), String> {
+        for raw in names {
+            let name = match template::render_str(raw, scope).map_err(|e| e.0)? {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            let mut found = false;
+            for (i, h) in self.play.handlers.iter().enumerate() {
+                let role_qualified = h
+                    .common
+                    .role
+                    .as_ref()
+                    .zip(h.name.as_ref())
+                    .map(|(r, n)| format!("{} : {n}", r.name));
+                if h.name.as_deref() == Some(name.as_str())
+                    || role_qualified.as_deref() == Some(name.as_str())
+                    || h.listen.contains(&name)
+                {
+                    self.notified[i] = true;
+                    found = true;
+                }
+            }
+            if !found {
+                return Err(format!(
+                    "The requested handler '{name}' was not found in either the main handlers list nor in the listening handlers list"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs notified handlers once each, in the order they are defined.
+    pub fn flush_handlers(&mut self) -> Flow {
+        loop {
+            let Some(i) = self.notified.iter().position(|n| *n) else {
+                return Flow::Continue;
+            };
+            self.notified[i] = false;
+            let handler = self.play.handlers[i].clone();
+            let saved = std::mem::replace(&mut self.chain, vec![self.play.common.clone()]);
+            let flow = self.run_task(&handler, true, false);
+            self.chain = saved;
+            if flow != Flow::Continue {
+                return flow;
+            }
+        }
+    }
+
+    pub fn emit_result(&self, task: &str, location: &str, status: Status, r: ResultView) {
+        self.sink.emit(Event::HostResult {
+            host: self.host.clone(),
+            task: task.to_string(),
+            location: location.to_string(),
+            status,
+            item: r.item,
+            msg: r.msg,
+            summary: r.summary,
+            diff: r.diff,
+            ignored: r.ignored,
+            loop_summary: r.loop_summary,
+            result: Box::new(r.result),
+        });
+    }
+}
+
+/// The parts of a result an event carries.
+#[derive(Default)]
+pub(super) struct ResultView {
+    pub item: Option<Value>,
+    pub msg: Option<String>,
+    pub summary: Option<String>,
+    pub diff: Option<crate::modules::TextDiff>,
+    pub ignored: bool,
+    pub loop_summary: bool,
+    pub result: Value,
+}

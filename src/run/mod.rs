@@ -1,0 +1,102 @@
+//! The executor: runs a loaded playbook against resolved hosts, in check mode
+//! (`plan`) or for real (`apply`), and reports through an event sink.
+
+mod host;
+mod play;
+mod tags;
+mod task;
+
+pub use tags::TagFilter;
+
+use crate::diag::Diagnostic;
+use crate::inventory::Inventory;
+use crate::output::{Event, EventSink, HostStats};
+use crate::plan::Plan;
+use crate::playbook::{Playbook, Vars};
+use indexmap::IndexMap;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Plan only: observe and diff, never apply.
+    pub check: bool,
+    pub diff: bool,
+    pub tags: TagFilter,
+    pub limit: Option<String>,
+    pub extra_vars: Arc<Vars>,
+    pub forks: usize,
+    pub verbosity: u8,
+    /// From `--ask-become-pass`; host vars (ansible_become_password) take precedence.
+    pub become_password: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct RunReport {
+    pub stats: IndexMap<String, HostStats>,
+    /// Every change made (apply) or that would be made (check), in order per host.
+    pub plan: Plan,
+}
+
+impl RunReport {
+    /// Exit code as documented: 0 ok, 2 a host failed, 3 no host reachable.
+    pub fn exit_code(&self) -> i32 {
+        if self.stats.is_empty() {
+            return 0;
+        }
+        let all_unreachable = self.stats.values().all(|s| s.unreachable > 0);
+        if all_unreachable {
+            return 3;
+        }
+        let any_failed = self
+            .stats
+            .values()
+            .any(|s| s.failed > 0 || s.unreachable > 0);
+        if any_failed { 2 } else { 0 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Load(#[from] Diagnostic),
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// Runs every play of `playbook` and emits the recap.
+pub fn run_playbook(
+    playbook: &Playbook,
+    inventory: &Inventory,
+    opts: &RunOptions,
+    sink: &dyn EventSink,
+) -> Result<RunReport, RunError> {
+    sink.emit(Event::PlaybookStart {
+        playbook: playbook.path.display().to_string(),
+        check_mode: opts.check,
+    });
+    let mut report = RunReport::default();
+    let mut live = std::collections::HashMap::new();
+    for p in &playbook.plays {
+        let outcome = play::run_play(p, playbook, inventory, opts, sink, live)?;
+        live = outcome.live;
+        for (host, st) in outcome.stats {
+            let total = report.stats.entry(host).or_default();
+            add(total, &st);
+        }
+        report.plan.steps.extend(outcome.steps);
+    }
+    sink.emit(Event::Recap {
+        hosts: report.stats.clone(),
+    });
+    Ok(report)
+}
+
+fn add(total: &mut HostStats, st: &HostStats) {
+    total.ok += st.ok;
+    total.changed += st.changed;
+    total.unreachable += st.unreachable;
+    total.failed += st.failed;
+    total.skipped += st.skipped;
+    total.rescued += st.rescued;
+    total.ignored += st.ignored;
+}

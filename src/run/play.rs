@@ -1,0 +1,222 @@
+//! One play: select hosts, load vars_files, run every host, collect results.
+
+use super::host::HostRunner;
+use super::{RunError, RunOptions};
+use crate::diag::Diagnostic;
+use crate::inventory::Inventory;
+use crate::output::{Event, EventSink, HostStats};
+use crate::plan::PlanStep;
+use crate::playbook::{Play, Playbook, Vars};
+use crate::template;
+use crate::vars::{HostLive, PlayVars};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+pub(super) struct PlayOutcome {
+    pub stats: Vec<(String, HostStats)>,
+    pub steps: Vec<PlanStep>,
+    pub live: HashMap<String, HostLive>,
+}
+
+pub(super) fn run_play(
+    play: &Play,
+    playbook: &Playbook,
+    inventory: &Inventory,
+    opts: &RunOptions,
+    sink: &dyn EventSink,
+    live: HashMap<String, HostLive>,
+) -> Result<PlayOutcome, RunError> {
+    let hosts = select_hosts(play, inventory, opts)?;
+    let name = if play.name.is_empty() {
+        play.hosts.clone()
+    } else {
+        play.name.clone()
+    };
+    sink.emit(Event::PlayStart {
+        name: name.clone(),
+        hosts: hosts.clone(),
+    });
+    if hosts.is_empty() {
+        sink.emit(Event::NoHostsMatched { play: name });
+        return Ok(PlayOutcome {
+            stats: vec![],
+            steps: vec![],
+            live,
+        });
+    }
+    let magic = magic_vars(play, playbook, inventory, &hosts, opts);
+    let pv = PlayVars::new(
+        inventory,
+        &hosts,
+        play.vars.clone(),
+        Map::new(),
+        opts.extra_vars.clone(),
+        magic.clone(),
+        live,
+    );
+    let vars_files = load_vars_files(play, &pv)?;
+    let pv = if vars_files.is_empty() {
+        pv
+    } else {
+        let live = std::mem::take(&mut *pv.live.write().expect("live vars lock"));
+        PlayVars::new(
+            inventory,
+            &hosts,
+            play.vars.clone(),
+            vars_files,
+            opts.extra_vars.clone(),
+            magic,
+            live,
+        )
+    };
+
+    let results: Mutex<Vec<(usize, HostStats, Vec<PlanStep>)>> = Mutex::new(Vec::new());
+    let next = Mutex::new(0usize);
+    let forks = opts.forks.clamp(1, 100).min(hosts.len());
+    std::thread::scope(|s| {
+        for _ in 0..forks {
+            s.spawn(|| {
+                loop {
+                    let idx = {
+                        let mut n = next.lock().expect("host queue lock");
+                        let i = *n;
+                        *n += 1;
+                        i
+                    };
+                    let Some(host) = hosts.get(idx) else { break };
+                    let mut runner = HostRunner::new(host, play, pv.clone(), inventory, opts, sink);
+                    runner.run();
+                    let (stats, steps) = runner.finish();
+                    results
+                        .lock()
+                        .expect("results lock")
+                        .push((idx, stats, steps));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().expect("results lock");
+    results.sort_by_key(|(i, _, _)| *i);
+    let mut stats = Vec::new();
+    let mut steps = Vec::new();
+    for (i, st, s) in results {
+        stats.push((hosts[i].clone(), st));
+        steps.extend(s);
+    }
+    let live = std::mem::take(&mut *pv.live.write().expect("live vars lock"));
+    Ok(PlayOutcome { stats, steps, live })
+}
+
+fn select_hosts(
+    play: &Play,
+    inventory: &Inventory,
+    opts: &RunOptions,
+) -> Result<Vec<String>, RunError> {
+    // A templated `hosts:` may use extra vars only (as in Ansible).
+    let pattern = if template::is_template(&play.hosts) {
+        let scope = template::Scope::from_layers(vec![opts.extra_vars.clone()]);
+        match template::render_str(&play.hosts, &scope) {
+            Ok(Value::String(s)) => s,
+            Ok(other) => other.to_string(),
+            Err(e) => return Err(Diagnostic::new(&play.span, format!("hosts: {e}")).into()),
+        }
+    } else {
+        play.hosts.clone()
+    };
+    let mut hosts = inventory
+        .select(&pattern)
+        .map_err(|e| Diagnostic::new(&play.span, e.to_string()))?;
+    if let Some(limit) = &opts.limit {
+        let allowed = inventory
+            .select(limit)
+            .map_err(|e| RunError::Usage(format!("--limit: {e}")))?;
+        hosts.retain(|h| allowed.contains(h));
+    }
+    Ok(hosts)
+}
+
+fn magic_vars(
+    play: &Play,
+    playbook: &Playbook,
+    inventory: &Inventory,
+    hosts: &[String],
+    opts: &RunOptions,
+) -> Vars {
+    let mut m = Map::new();
+    let groups: Map<String, Value> = inventory
+        .groups_map()
+        .into_iter()
+        .map(|(g, hs)| (g, Value::from(hs)))
+        .collect();
+    m.insert("groups".into(), Value::Object(groups));
+    let dir = std::fs::canonicalize(&play.basedir).unwrap_or_else(|_| play.basedir.clone());
+    m.insert("playbook_dir".into(), dir.display().to_string().into());
+    m.insert("ansible_play_hosts".into(), Value::from(hosts.to_vec()));
+    m.insert("ansible_play_hosts_all".into(), Value::from(hosts.to_vec()));
+    m.insert("ansible_play_batch".into(), Value::from(hosts.to_vec()));
+    m.insert("play_hosts".into(), Value::from(hosts.to_vec()));
+    m.insert("ansible_play_name".into(), play.name.clone().into());
+    m.insert("ansible_check_mode".into(), opts.check.into());
+    m.insert("ansible_diff_mode".into(), opts.diff.into());
+    m.insert(
+        "ansible_version".into(),
+        serde_json::json!({
+            "full": "2.17.0", "major": 2, "minor": 17, "revision": 0, "string": "2.17.0"
+        }),
+    );
+    m.insert(
+        "ansible_run_tags".into(),
+        Value::from(if opts.tags.only.is_empty() {
+            vec!["all".to_string()]
+        } else {
+            opts.tags.only.clone()
+        }),
+    );
+    m.insert(
+        "ansible_skip_tags".into(),
+        Value::from(opts.tags.skip.clone()),
+    );
+    m.insert(
+        "ansible_playbook_python".into(),
+        Value::from("/usr/bin/python3"),
+    );
+    m.insert("omit".into(), template::OMIT.into());
+    let _ = playbook;
+    m
+}
+
+/// vars_files are read once per play; their names may use play and extra vars.
+fn load_vars_files(play: &Play, pv: &Arc<PlayVars>) -> Result<Vars, RunError> {
+    let mut out = Map::new();
+    for (file, span) in &play.vars_files {
+        let scope = template::Scope::from_layers(vec![
+            pv.play.clone(),
+            Arc::new(out.clone()),
+            pv.extra.clone(),
+            pv.magic.clone(),
+        ]);
+        let name = match template::render_str(file, &scope) {
+            Ok(Value::String(s)) => s,
+            Ok(other) => other.to_string(),
+            Err(e) => return Err(Diagnostic::new(span, format!("vars_files: {e}")).into()),
+        };
+        let path = play.basedir.join(&name);
+        if !path.is_file() {
+            return Err(
+                Diagnostic::new(span, format!("vars file `{name}` not found"))
+                    .with_hint(format!("looked for {}", path.display()))
+                    .into(),
+            );
+        }
+        let node = crate::yaml::load_file(&path).map_err(|e| e.0)?;
+        match node.to_value() {
+            Value::Object(m) => out.extend(m),
+            Value::Null => {}
+            _ => {
+                return Err(Diagnostic::new(&node.span, "a vars file must be a mapping").into());
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,355 @@
+//! Jinja2 templating the way Ansible does it: strict undefined variables,
+//! lazily templated variables, native types for a lone `{{ expr }}`, Ansible's
+//! filters and tests, and the `env`/`file` lookups.
+
+pub mod filters;
+mod lookups;
+pub mod pyrepr;
+mod scope;
+pub mod tests;
+
+pub use scope::Scope;
+
+use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value as JValue};
+use serde_json::Value;
+use std::sync::{Arc, OnceLock};
+
+/// The placeholder `omit` renders to; arguments equal to it are dropped.
+pub const OMIT: &str = "__omit_place_holder__tbuddy";
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct TemplateError(pub String);
+
+type Result<T> = std::result::Result<T, TemplateError>;
+
+/// The shared template environment.
+pub fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(build_env)
+}
+
+fn build_env() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // Ansible's templar keeps the final newline and trims the newline after a block tag.
+    env.set_syntax(
+        minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(true)
+            .keep_trailing_newline(true)
+            .build()
+            .expect("default delimiters are valid"),
+    );
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    filters::register(&mut env);
+    tests::register(&mut env);
+    env.set_formatter(pyrepr::formatter);
+    lookups::register(&mut env);
+    env.add_global("omit", OMIT);
+    env
+}
+
+/// Whether a string needs templating at all.
+pub fn is_template(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%") || s.contains("{#")
+}
+
+/// Whether a value holds a template anywhere inside.
+pub fn has_template(v: &Value) -> bool {
+    match v {
+        Value::String(s) => is_template(s),
+        Value::Array(items) => items.iter().any(has_template),
+        Value::Object(m) => m.values().any(has_template),
+        _ => false,
+    }
+}
+
+/// `"{{ expr }}"` and nothing else: the expression, evaluated to a native value.
+fn lone_expression(s: &str) -> Option<&str> {
+    let t = s.trim_start();
+    let inner = t.strip_prefix("{{")?.strip_suffix("}}")?;
+    if inner.contains("{{") || inner.contains("}}") || s.len() != s.trim_end().len() {
+        return None;
+    }
+    Some(inner.trim_matches(['-', '+']))
+}
+
+/// Renders a string. A lone `{{ expr }}` keeps its type (list, dict, number).
+pub fn render_str(s: &str, scope: &Arc<Scope>) -> Result<Value> {
+    if !is_template(s) {
+        return Ok(Value::String(s.to_string()));
+    }
+    let escaped = escape_backslashes(s);
+    if let Some(expr) = lone_expression(&escaped) {
+        return eval_expr(expr, scope);
+    }
+    render_text(&escaped, scope, "<string>").map(Value::String)
+}
+
+/// Ansible doubles backslashes inside string literals of inline templates, so
+/// `regex_replace('(\w+)', '\1')` written in YAML reaches the regex intact.
+/// Template files are rendered as written.
+fn escape_backslashes(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains('\\') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut in_tag = false;
+    let mut quote: Option<char> = None;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (in_tag, quote, c) {
+            (false, _, '{') if matches!(chars.peek(), Some('{') | Some('%')) => {
+                in_tag = true;
+                out.push(c);
+                out.push(chars.next().expect("peeked"));
+                continue;
+            }
+            (true, None, '}' | '%') if chars.peek() == Some(&'}') => {
+                in_tag = false;
+                out.push(c);
+                out.push(chars.next().expect("peeked"));
+                continue;
+            }
+            (true, None, '\'' | '"') => quote = Some(c),
+            (true, Some(q), _) if c == q => quote = None,
+            (true, Some(_), '\\') => {
+                // An escaped quote stays an escaped quote.
+                if let Some(&next) = chars.peek()
+                    && Some(next) == quote
+                {
+                    out.push('\\');
+                    out.push(chars.next().expect("peeked"));
+                    continue;
+                }
+                out.push_str("\\\\");
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Renders every string inside a value.
+pub fn render_value(v: &Value, scope: &Arc<Scope>) -> Result<Value> {
+    Ok(match v {
+        Value::String(s) => render_str(s, scope)?,
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|i| render_value(i, scope))
+                .collect::<Result<_>>()?,
+        ),
+        Value::Object(m) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in m {
+                let key = match render_str(k, scope)? {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                out.insert(key, render_value(v, scope)?);
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
+    })
+}
+
+/// Renders a whole template text (the `template` module, multi-part strings).
+pub fn render_text(text: &str, scope: &Arc<Scope>, name: &str) -> Result<String> {
+    scope::clear_nested_error();
+    env()
+        .render_named_str(name, text, JValue::from_dyn_object(scope.clone()))
+        .map_err(|e| explain(e, text, scope, false))
+}
+
+/// Evaluates an expression to a native value.
+pub fn eval_expr(expr: &str, scope: &Arc<Scope>) -> Result<Value> {
+    scope::clear_nested_error();
+    let compiled = env()
+        .compile_expression_owned(expr.to_string())
+        .map_err(|e| explain(e, expr, scope, true))?;
+    let v = compiled
+        .eval(JValue::from_dyn_object(scope.clone()))
+        .map_err(|e| explain(e, expr, scope, true))?;
+    if v.is_undefined() {
+        if let Some(nested) = scope::take_nested_error() {
+            return Err(TemplateError(nested));
+        }
+        return Err(undefined_in(expr, scope, true)
+            .unwrap_or_else(|| TemplateError(format!("`{expr}` is undefined"))));
+    }
+    to_json(&v)
+}
+
+/// Evaluates a condition (`when`, `failed_when`, ...) with Jinja truthiness,
+/// where the strings "yes"/"true" etc. count as Ansible booleans.
+pub fn eval_cond(expr: &str, scope: &Arc<Scope>) -> Result<bool> {
+    let v = eval_expr(expr, scope)?;
+    Ok(truthy(&v))
+}
+
+pub fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => crate::modules::spec::as_bool(v).unwrap_or(!s.is_empty()),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(m) => !m.is_empty(),
+    }
+}
+
+pub fn to_json(v: &JValue) -> Result<Value> {
+    serde_json::to_value(v).map_err(|e| TemplateError(format!("cannot convert value: {e}")))
+}
+
+/// Turns a minijinja error into a message naming the undefined variable when that was the cause.
+fn explain(e: minijinja::Error, source: &str, scope: &Arc<Scope>, is_expr: bool) -> TemplateError {
+    if let Some(nested) = scope::take_nested_error() {
+        return TemplateError(nested);
+    }
+    if e.kind() == ErrorKind::UndefinedError
+        && let Some(err) = undefined_in(source, scope, is_expr)
+    {
+        return err;
+    }
+    let mut msg = e.to_string();
+    if let Some(detail) = e.detail()
+        && !msg.contains(detail)
+    {
+        msg = format!("{msg}: {detail}");
+    }
+    TemplateError(format!("template error in `{}`: {msg}", short(source)))
+}
+
+/// Finds which referenced variable (or attribute path) is undefined.
+fn undefined_in(source: &str, scope: &Arc<Scope>, is_expr: bool) -> Option<TemplateError> {
+    let probe = Environment::new();
+    let names = if is_expr {
+        probe
+            .compile_expression(source)
+            .ok()?
+            .undeclared_variables(true)
+    } else {
+        probe
+            .template_from_str(source)
+            .ok()?
+            .undeclared_variables(true)
+    };
+    let mut names: Vec<String> = names.into_iter().collect();
+    names.sort();
+    for path in &names {
+        let mut parts = path.split('.');
+        let root = parts.next()?;
+        if env().globals().any(|(g, _)| g == root) {
+            continue;
+        }
+        let Some(mut cur) = scope.lookup_value(root) else {
+            return Some(TemplateError(format!("'{root}' is undefined")));
+        };
+        let mut walked = root.to_string();
+        for attr in parts {
+            match cur.get_attr(attr) {
+                Ok(v) if !v.is_undefined() => cur = v,
+                _ => {
+                    return Some(TemplateError(format!(
+                        "'{walked}' has no attribute '{attr}'"
+                    )));
+                }
+            }
+            walked.push('.');
+            walked.push_str(attr);
+        }
+    }
+    None
+}
+
+fn short(s: &str) -> String {
+    let one_line = s.trim().replace('\n', " ");
+    if one_line.chars().count() > 80 {
+        format!("{}…", one_line.chars().take(80).collect::<String>())
+    } else {
+        one_line
+    }
+}
+
+/// Drops arguments whose value is the `omit` placeholder.
+pub fn strip_omitted(v: &mut Value) {
+    if let Value::Object(m) = v {
+        m.retain(|_, v| v.as_str() != Some(OMIT));
+    }
+}
+
+#[cfg(test)]
+mod unit_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn scope(v: Value) -> Arc<Scope> {
+        let Value::Object(m) = v else { panic!() };
+        Scope::from_layers(vec![Arc::new(m)])
+    }
+
+    #[test]
+    fn lone_expressions_keep_their_type() {
+        let s = scope(json!({"ports": [1, 2], "n": 3}));
+        assert_eq!(render_str("{{ ports }}", &s).unwrap(), json!([1, 2]));
+        assert_eq!(render_str("{{ n + 1 }}", &s).unwrap(), json!(4));
+        assert_eq!(render_str("n={{ n }}", &s).unwrap(), json!("n=3"));
+    }
+
+    #[test]
+    fn variables_are_templated_lazily() {
+        let s = scope(
+            json!({"base": "/srv", "app": "{{ base }}/app", "cfg": {"dir": "{{ app }}/etc"}}),
+        );
+        assert_eq!(
+            render_str("{{ cfg.dir }}", &s).unwrap(),
+            json!("/srv/app/etc")
+        );
+    }
+
+    #[test]
+    fn undefined_variables_are_named() {
+        let s = scope(json!({"a": 1}));
+        let e = render_str("x {{ missing }} y", &s).unwrap_err();
+        assert_eq!(e.0, "'missing' is undefined");
+        let e = render_str("{{ a.b }}", &s).unwrap_err();
+        assert!(e.0.contains("'a' has no attribute 'b'"), "{}", e.0);
+    }
+
+    #[test]
+    fn nested_undefined_names_the_inner_variable() {
+        let s = scope(json!({"a": "{{ b }}"}));
+        let e = render_str("{{ a }}", &s).unwrap_err();
+        assert!(e.0.contains("'b' is undefined"), "{}", e.0);
+    }
+
+    #[test]
+    fn conditions_use_ansible_truthiness() {
+        let s = scope(json!({"flag": "yes", "empty": ""}));
+        assert!(eval_cond("flag", &s).unwrap());
+        assert!(!eval_cond("empty", &s).unwrap());
+        assert!(eval_cond("x is not defined", &s).unwrap());
+    }
+
+    #[test]
+    fn backslashes_in_inline_literals_reach_filters_intact() {
+        let s = scope(json!({"v": "hello world"}));
+        let out = render_str(r"{{ v | regex_replace('(\w+) (\w+)', '\2 \1') }}", &s).unwrap();
+        assert_eq!(out, json!("world hello"));
+        assert_eq!(escape_backslashes(r"a\b {{ 'x\y' }}"), r"a\b {{ 'x\\y' }}");
+    }
+
+    #[test]
+    fn omit_drops_arguments() {
+        let s = scope(json!({}));
+        let mut v = render_value(&json!({"a": "{{ omit }}", "b": 1}), &s).unwrap();
+        strip_omitted(&mut v);
+        assert_eq!(v, json!({"b": 1}));
+    }
+}
