@@ -10,6 +10,7 @@ pub mod modules;
 pub mod output;
 pub mod plan;
 pub mod playbook;
+pub mod pyliteral;
 pub mod pyregex;
 pub mod run;
 pub mod template;

@@ -11,9 +11,9 @@
 //! ```
 
 use super::address::expand_host_pattern;
-use super::pyliteral::parse_value;
 use super::{Inventory, InventoryError};
 use crate::diag::{Diagnostic, SourceFile, Span};
+use crate::pyliteral::parse_value;
 use indexmap::IndexMap;
 use regex::Regex;
 use std::path::Path;

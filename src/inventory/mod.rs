@@ -14,7 +14,6 @@ mod localhost;
 mod model;
 mod pattern;
 mod precedence;
-mod pyliteral;
 mod range;
 mod read;
 mod render;

@@ -251,6 +251,9 @@ impl Action for Run {
             "delta".into(),
             format!("{:.6}", start.elapsed().as_secs_f64()).into(),
         );
+        // A command that ran counts as a change even when it failed (as in
+        // Ansible), which matters once failed_when overrides the failure.
+        self.returns.insert("changed".into(), true.into());
         if out.rc != 0 {
             let mut e = ModuleError::new("non-zero return code");
             e.returns = self.returns.clone();

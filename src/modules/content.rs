@@ -148,12 +148,16 @@ impl Module for Template {
     }
 }
 
-/// Content given as YAML data is written the way Ansible does: strings as-is,
-/// other values as JSON.
+/// Content given as data is written the way Ansible does: strings as-is,
+/// scalars as Python prints them, lists and dicts as JSON.
 fn content_bytes(v: &Value) -> Vec<u8> {
     match v {
         Value::String(s) => s.clone().into_bytes(),
-        other => other.to_string().into_bytes(),
+        Value::Bool(true) => b"True".to_vec(),
+        Value::Bool(false) => b"False".to_vec(),
+        Value::Null => b"None".to_vec(),
+        Value::Number(n) => n.to_string().into_bytes(),
+        other => crate::template::filters::python_json(other).into_bytes(),
     }
 }
 

@@ -340,6 +340,25 @@ impl Action for FileAction {
             }
             Want::Directory if !existed => {
                 t.run_ok(&format!("mkdir -p -- {p}"), None)?;
+                // Every directory this created gets the requested attributes.
+                let root = self
+                    .missing_root
+                    .clone()
+                    .unwrap_or_else(|| self.path.clone());
+                let mut dir = std::path::PathBuf::from(&self.path);
+                while dir.starts_with(&root) && dir.as_os_str().len() > root.len() {
+                    let d = dir.to_string_lossy().into_owned();
+                    t.set_attrs(
+                        &d,
+                        attrs.mode,
+                        attrs.owner.as_deref(),
+                        attrs.group.as_deref(),
+                        false,
+                    )?;
+                    if !dir.pop() {
+                        break;
+                    }
+                }
             }
             Want::Link => {
                 let src = sh_quote(self.src.as_deref().unwrap_or_default());
@@ -393,43 +412,75 @@ impl Action for FileAction {
 
 /// Whether any path below `dir` has other attributes than asked for.
 fn recursive_differs(t: &mut Target<'_>, dir: &str, attrs: &Attrs) -> ModResult<bool> {
-    let mut tests = Vec::new();
-    if let Some(o) = &attrs.owner {
-        tests.push(format!("! -user {}", sh_quote(o)));
-    }
-    if let Some(g) = &attrs.group {
-        tests.push(format!("! -group {}", sh_quote(g)));
-    }
-    if let Some(super::mode::ModeSpec::Octal(m)) = &attrs.mode {
-        tests.push(format!("! -perm {m:04o}"));
-    }
-    if tests.is_empty() {
+    if attrs.mode.is_none() && attrs.owner.is_none() && attrs.group.is_none() {
         return Ok(false);
     }
     let out = t.run_ok(
         &format!(
-            "find {} -mindepth 1 \\( {} \\) -print -quit",
-            sh_quote(dir),
-            tests.join(" -o ")
+            "find {} -mindepth 1 -printf '%m %y %u %g %U %G\\n'",
+            sh_quote(dir)
         ),
         None,
     )?;
-    Ok(!out.stdout.is_empty())
+    for line in out.stdout_str().lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        let [mode, kind, user, group, uid, gid] = f[..] else {
+            continue;
+        };
+        let current = u32::from_str_radix(mode, 8).unwrap_or(0);
+        if let Some(spec) = &attrs.mode
+            && kind != "l"
+        {
+            let want = super::mode::resolve(spec, Some(current), kind == "d", None)
+                .map_err(ModuleError::new)?;
+            if want != current {
+                return Ok(true);
+            }
+        }
+        if attrs
+            .owner
+            .as_deref()
+            .is_some_and(|o| o != user && o != uid)
+            || attrs
+                .group
+                .as_deref()
+                .is_some_and(|g| g != group && g != gid)
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
+/// Applies the attributes to the directory and everything below it. A
+/// symbolic mode is handed to chmod as is, so `X` works per entry.
 fn apply_recursive(
     t: &mut Target<'_>,
     dir: &str,
     attrs: &Attrs,
     top: &AttrChange,
 ) -> ModResult<()> {
-    let mode = match &attrs.mode {
-        Some(super::mode::ModeSpec::Octal(m)) => Some(*m),
-        _ => top.mode,
-    };
+    let p = sh_quote(dir);
+    let mut script = String::new();
+    match &attrs.mode {
+        Some(super::mode::ModeSpec::Octal(m)) => {
+            script.push_str(&format!("chmod -R {m:o} -- {p} || exit 1\n"))
+        }
+        Some(super::mode::ModeSpec::Symbolic(s)) => {
+            script.push_str(&format!("chmod -R {} -- {p} || exit 1\n", sh_quote(s)))
+        }
+        _ => {
+            if let Some(m) = top.mode {
+                script.push_str(&format!("chmod {m:o} -- {p} || exit 1\n"));
+            }
+        }
+    }
+    if !script.is_empty() {
+        t.run_ok(&script, None)?;
+    }
     t.set_attrs(
         dir,
-        mode,
+        None,
         attrs.owner.as_deref(),
         attrs.group.as_deref(),
         true,

@@ -332,6 +332,11 @@ impl Action for EditFile {
             }
         };
         if let Some(edit) = &self.edit {
+            if !st.exists() {
+                // create=yes makes missing parent directories too, as Ansible does.
+                let p = crate::connection::sh_quote(&self.path);
+                t.run_ok(&format!("mkdir -p -- \"$(dirname -- {p})\""), None)?;
+            }
             if self.backup && st.exists() {
                 self.backup_file = Some(backup(t, &self.path)?);
             }

@@ -20,6 +20,18 @@ pub static SET_FACT: ModuleSpec = ModuleSpec {
 
 pub struct SetFact;
 
+/// set_fact turns the strings true/false/yes/no into booleans, as ansible-core does.
+fn string_bool(v: &Value) -> Value {
+    match v {
+        Value::String(s) => match s.to_ascii_lowercase().as_str() {
+            "true" | "yes" => Value::Bool(true),
+            "false" | "no" => Value::Bool(false),
+            _ => v.clone(),
+        },
+        other => other.clone(),
+    }
+}
+
 impl Module for SetFact {
     fn spec(&self) -> &'static ModuleSpec {
         &SET_FACT
@@ -29,7 +41,7 @@ impl Module for SetFact {
         let facts: serde_json::Map<String, Value> = args
             .iter()
             .filter(|(k, _)| k.as_str() != "cacheable")
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, v)| (k.clone(), string_bool(v)))
             .collect();
         if facts.is_empty() {
             return Err(ModuleError::new(

@@ -57,8 +57,8 @@ pub struct RoleUse {
 pub struct Role {
     pub name: String,
     pub path: PathBuf,
-    pub defaults: Vars,
-    pub vars: Vars,
+    pub defaults: Arc<Vars>,
+    pub vars: Arc<Vars>,
 }
 
 #[derive(Debug, Clone)]

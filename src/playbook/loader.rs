@@ -177,7 +177,10 @@ impl Loader {
         };
         let mut plays = Vec::new();
         for entry in entries {
-            if let Some(target) = entry.get("import_playbook") {
+            let import = entry
+                .get("import_playbook")
+                .or_else(|| entry.get("ansible.builtin.import_playbook"));
+            if let Some(target) = import {
                 let file = string_of(target, "import_playbook")?;
                 plays.extend(self.playbook_file(&basedir.join(file), Some(&target.span))?);
             } else {
@@ -211,6 +214,8 @@ impl Loader {
         };
         let ctx = Ctx::default();
         let mut has_hosts = false;
+        let mut role_handlers = Vec::new();
+        let mut play_handlers = Vec::new();
         for (key, value) in map {
             let k = key.key_string();
             match k.as_str() {
@@ -257,12 +262,12 @@ impl Loader {
                 "pre_tasks" => play.pre_tasks = self.items(value, &ctx)?,
                 "tasks" => play.tasks = self.items(value, &ctx)?,
                 "post_tasks" => play.post_tasks = self.items(value, &ctx)?,
-                "handlers" => play.handlers = self.handlers(value, &ctx)?,
+                "handlers" => play_handlers = self.handlers(value, &ctx)?,
                 "roles" => {
                     for entry in seq_of(value, "roles")? {
                         let (role_use, handlers) = self.role_use(entry, basedir)?;
                         play.roles.push(role_use);
-                        play.handlers.extend(handlers);
+                        role_handlers.extend(handlers);
                     }
                 }
                 _ if COMMON_KEYS.contains(&k.as_str()) && k != "when" && k != "delegate_to" => {
@@ -271,6 +276,9 @@ impl Loader {
                 _ => return Err(unknown_key(key, &[PLAY_KEYS], "play")),
             }
         }
+        // Role handlers come first, then the play's own, whatever the key order.
+        play.handlers = role_handlers;
+        play.handlers.extend(play_handlers);
         if !has_hosts {
             return Err(node
                 .error("this play has no `hosts`")
@@ -665,8 +673,8 @@ impl Loader {
         let role = Arc::new(Role {
             name: name.to_string(),
             path: path.clone(),
-            defaults: vars_of("defaults")?,
-            vars: vars_of("vars")?,
+            defaults: Arc::new(vars_of("defaults")?),
+            vars: Arc::new(vars_of("vars")?),
         });
         self.roles.insert(path.clone(), role.clone());
         Ok(role)
@@ -773,17 +781,22 @@ fn parse_free_form(
     args: &mut Map<String, Value>,
 ) -> Result<()> {
     if spec.free_form {
-        let mut raw = Vec::new();
-        for word in split_args(s) {
-            match word.split_once('=') {
-                Some((k, v)) if spec.arg(k).is_some() => {
-                    let name = spec.arg(k).map_or(k, |a| a.name);
-                    args.insert(name.into(), Value::String(unquote(v)));
-                }
-                _ => raw.push(word),
+        // Options (`creates=/x`) are taken out; the command keeps its own
+        // spacing and newlines, which matter to the shell.
+        let mut raw = String::new();
+        let mut last = 0;
+        for (start, end) in split_arg_spans(s) {
+            let word = &s[start..end];
+            if let Some((k, v)) = word.split_once('=')
+                && let Some(a) = spec.arg(k)
+            {
+                raw.push_str(&s[last..start]);
+                last = end;
+                args.insert(a.name.into(), Value::String(unquote(v)));
             }
         }
-        args.insert("_raw_params".into(), Value::String(raw.join(" ")));
+        raw.push_str(&s[last..]);
+        args.insert("_raw_params".into(), Value::String(raw.trim().to_string()));
         return Ok(());
     }
     for word in split_args(s) {
@@ -813,46 +826,52 @@ fn unquote(v: &str) -> String {
     }
 }
 
-/// Splits on spaces outside quotes and `{{ }}`, keeping quotes (like Ansible's split_args).
+/// Splits on whitespace outside quotes and `{{ }}`, keeping quotes (like Ansible's split_args).
 fn split_args(s: &str) -> Vec<String> {
+    split_arg_spans(s)
+        .into_iter()
+        .map(|(a, b)| s[a..b].to_string())
+        .collect()
+}
+
+/// Byte ranges of the words `split_args` returns.
+fn split_arg_spans(s: &str) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quote: Option<char> = None;
+    let mut start: Option<usize> = None;
+    let mut quote: Option<u8> = None;
     let mut depth = 0usize;
-    let chars: Vec<char> = s.chars().collect();
+    let b = s.as_bytes();
     let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
+    while i < b.len() {
+        let c = b[i];
         match (quote, c) {
-            (Some(q), _) if c == q && (i == 0 || chars[i - 1] != '\\') => {
-                quote = None;
-                cur.push(c)
-            }
-            (None, '"' | '\'') if depth == 0 => {
-                quote = Some(c);
-                cur.push(c)
-            }
-            (None, '{') if chars.get(i + 1) == Some(&'{') => {
+            (Some(q), _) if c == q && (i == 0 || b[i - 1] != b'\\') => quote = None,
+            (None, b'"' | b'\'') if depth == 0 => quote = Some(c),
+            (None, b'{') if b.get(i + 1) == Some(&b'{') => {
                 depth += 1;
-                cur.push_str("{{");
-                i += 1;
+                start.get_or_insert(i);
+                i += 2;
+                continue;
             }
-            (None, '}') if depth > 0 && chars.get(i + 1) == Some(&'}') => {
+            (None, b'}') if depth > 0 && b.get(i + 1) == Some(&b'}') => {
                 depth -= 1;
-                cur.push_str("}}");
-                i += 1;
+                i += 2;
+                continue;
             }
-            (None, ' ' | '\t' | '\n') if depth == 0 => {
-                if !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
+            (None, b' ' | b'\t' | b'\n' | b'\r') if depth == 0 => {
+                if let Some(st) = start.take() {
+                    out.push((st, i));
                 }
+                i += 1;
+                continue;
             }
-            _ => cur.push(c),
+            _ => {}
         }
+        start.get_or_insert(i);
         i += 1;
     }
-    if !cur.is_empty() {
-        out.push(cur);
+    if let Some(st) = start {
+        out.push((st, b.len()));
     }
     out
 }
@@ -960,6 +979,19 @@ mod load_tests {
         assert_eq!(args["_raw_params"], "echo a > b");
         assert_eq!(args["creates"], "/tmp/b");
         assert_eq!(args["chdir"], "/tmp");
+        let p = write(
+            dir.path(),
+            "multi.yml",
+            "- hosts: all\n  tasks:\n    - shell: |\n        if true; then\n          echo x\n        fi\n",
+        );
+        let pb = load_playbook(&p).unwrap();
+        let Item::Task(t) = &pb.plays[0].tasks[0] else {
+            panic!()
+        };
+        let Action::Module { args, .. } = &t.action else {
+            panic!()
+        };
+        assert_eq!(args["_raw_params"], "if true; then\n  echo x\nfi");
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub(super) struct HostRunner<'a> {
     /// Inside a block that has a rescue section: failures there are not final.
     pub rescue_depth: u32,
     pub unreachable: bool,
+    /// The last failed task's name and result, for `ansible_failed_task`/`_result` in rescue.
+    pub last_failure: Option<(String, Value)>,
 }
 
 impl<'a> HostRunner<'a> {
@@ -71,6 +73,7 @@ impl<'a> HostRunner<'a> {
             role_params: None,
             rescue_depth: 0,
             unreachable: false,
+            last_failure: None,
         }
     }
 
@@ -203,7 +206,17 @@ impl<'a> HostRunner<'a> {
         }
         if flow == Flow::Failed && protected && !self.unreachable {
             self.stats.rescued += 1;
+            let mut failure = Common::default();
+            if let Some((name, result)) = self.last_failure.take() {
+                failure.vars.insert(
+                    "ansible_failed_task".into(),
+                    serde_json::json!({ "name": name }),
+                );
+                failure.vars.insert("ansible_failed_result".into(), result);
+            }
+            self.chain.push(failure);
             flow = self.items(&b.rescue);
+            self.chain.pop();
         }
         if !b.always.is_empty() && !self.unreachable && flow != Flow::End {
             let always = self.items(&b.always);

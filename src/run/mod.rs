@@ -76,10 +76,15 @@ pub fn run_playbook(
     });
     let mut report = RunReport::default();
     let mut live = std::collections::HashMap::new();
+    // Hosts that failed or were unreachable take no part in later plays.
+    let mut dropped = std::collections::HashSet::new();
     for p in &playbook.plays {
-        let outcome = play::run_play(p, playbook, inventory, opts, sink, live)?;
+        let outcome = play::run_play(p, inventory, opts, sink, live, &dropped)?;
         live = outcome.live;
         for (host, st) in outcome.stats {
+            if st.failed > 0 || st.unreachable > 0 {
+                dropped.insert(host.clone());
+            }
             let total = report.stats.entry(host).or_default();
             add(total, &st);
         }

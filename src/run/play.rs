@@ -6,7 +6,7 @@ use crate::diag::Diagnostic;
 use crate::inventory::Inventory;
 use crate::output::{Event, EventSink, HostStats};
 use crate::plan::PlanStep;
-use crate::playbook::{Play, Playbook, Vars};
+use crate::playbook::{Play, Vars};
 use crate::template;
 use crate::vars::{HostLive, PlayVars};
 use serde_json::{Map, Value};
@@ -21,13 +21,14 @@ pub(super) struct PlayOutcome {
 
 pub(super) fn run_play(
     play: &Play,
-    playbook: &Playbook,
     inventory: &Inventory,
     opts: &RunOptions,
     sink: &dyn EventSink,
     live: HashMap<String, HostLive>,
+    dropped: &std::collections::HashSet<String>,
 ) -> Result<PlayOutcome, RunError> {
-    let hosts = select_hosts(play, inventory, opts)?;
+    let mut hosts = select_hosts(play, inventory, opts)?;
+    hosts.retain(|h| !dropped.contains(h));
     let name = if play.name.is_empty() {
         play.hosts.clone()
     } else {
@@ -45,7 +46,7 @@ pub(super) fn run_play(
             live,
         });
     }
-    let magic = magic_vars(play, playbook, inventory, &hosts, opts);
+    let magic = magic_vars(play, inventory, &hosts, opts);
     let pv = PlayVars::new(
         inventory,
         &hosts,
@@ -56,20 +57,20 @@ pub(super) fn run_play(
         live,
     );
     let vars_files = load_vars_files(play, &pv)?;
-    let pv = if vars_files.is_empty() {
-        pv
-    } else {
-        let live = std::mem::take(&mut *pv.live.write().expect("live vars lock"));
-        PlayVars::new(
-            inventory,
-            &hosts,
-            play.vars.clone(),
-            vars_files,
-            opts.extra_vars.clone(),
-            magic,
-            live,
-        )
-    };
+    let live = std::mem::take(&mut *pv.live.write().expect("live vars lock"));
+    let mut pv = PlayVars::new(
+        inventory,
+        &hosts,
+        play.vars.clone(),
+        vars_files,
+        opts.extra_vars.clone(),
+        magic,
+        live,
+    );
+    Arc::get_mut(&mut pv)
+        .expect("not shared yet")
+        .roles
+        .extend(play.roles.iter().map(|r| r.role.clone()));
 
     let results: Mutex<Vec<(usize, HostStats, Vec<PlanStep>)>> = Mutex::new(Vec::new());
     let next = Mutex::new(0usize);
@@ -136,13 +137,7 @@ fn select_hosts(
     Ok(hosts)
 }
 
-fn magic_vars(
-    play: &Play,
-    playbook: &Playbook,
-    inventory: &Inventory,
-    hosts: &[String],
-    opts: &RunOptions,
-) -> Vars {
+fn magic_vars(play: &Play, inventory: &Inventory, hosts: &[String], opts: &RunOptions) -> Vars {
     let mut m = Map::new();
     let groups: Map<String, Value> = inventory
         .groups_map()
@@ -182,7 +177,6 @@ fn magic_vars(
         Value::from("/usr/bin/python3"),
     );
     m.insert("omit".into(), template::OMIT.into());
-    let _ = playbook;
     m
 }
 

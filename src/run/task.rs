@@ -206,49 +206,99 @@ impl HostRunner<'_> {
         vars: &crate::playbook::Vars,
     ) -> Flow {
         let location = task.span.to_string();
-        let scope = self.scope_for(task, None);
-        match self.conditions_hold(task, &scope) {
-            Ok(None) => {}
-            Ok(Some(cond)) => {
-                let out = Outcome::skipped("Conditional result was False", Some(&cond));
-                return self.count_and_emit(task, name, &location, out, false);
+        // A looped include runs the file once per item, with the loop variable set.
+        let iterations: Vec<Option<Map<String, Value>>> = match &task.looping {
+            None => vec![None],
+            Some(looping) => {
+                let scope = self.scope_for(task, None);
+                let items = match self.loop_items(looping, &scope) {
+                    Ok(items) => items,
+                    Err(e) => return self.finish_failed(task, name, e),
+                };
+                let loop_var = task
+                    .loop_control
+                    .loop_var
+                    .clone()
+                    .unwrap_or_else(|| "item".into());
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, item)| {
+                        let mut lv = Map::new();
+                        lv.insert(loop_var.clone(), item);
+                        if let Some(iv) = &task.loop_control.index_var {
+                            lv.insert(iv.clone(), i.into());
+                        }
+                        Some(lv)
+                    })
+                    .collect()
             }
-            Err(e) => return self.finish_failed(task, name, e),
+        };
+        let mut ran_any = false;
+        let mut last_skip = None;
+        for lv in iterations {
+            let scope = self.scope_for(task, lv.clone());
+            match self.conditions_hold(task, &scope) {
+                Ok(None) => {}
+                Ok(Some(cond)) => {
+                    last_skip = Some(cond);
+                    continue;
+                }
+                Err(e) => return self.finish_failed(task, name, e),
+            }
+            ran_any = true;
+            let file = match template::render_str(file, &scope) {
+                Ok(Value::String(s)) => s,
+                Ok(other) => other.to_string(),
+                Err(e) => return self.finish_failed(task, name, e.0),
+            };
+            let Some(path) =
+                crate::playbook::resolve_include(&file, &task.span, task.common.role.as_deref())
+                    .or_else(|| {
+                        let p = self.play.basedir.join(&file);
+                        p.is_file().then_some(p)
+                    })
+            else {
+                return self.finish_failed(
+                    task,
+                    name,
+                    format!("Could not find or access '{file}' (included from {location})"),
+                );
+            };
+            let items = match load_task_file(&path, task.common.role.clone()) {
+                Ok(items) => items,
+                Err(d) => return self.finish_failed(task, name, d.to_string()),
+            };
+            self.sink.emit(Event::Included {
+                host: self.host.clone(),
+                file: path.display().to_string(),
+            });
+            // Each inclusion counts as an ok result, as in ansible-core.
+            self.stats.ok += 1;
+            let mut include_vars = task.common.vars.clone();
+            include_vars.extend(vars.clone());
+            include_vars.extend(lv.unwrap_or_default());
+            // Included tasks inherit the include's keywords (become, vars) but not
+            // its tags, and its condition was already decided here.
+            let inherited = Common {
+                tags: vec![],
+                when: vec![],
+                vars: include_vars,
+                ..task.common.clone()
+            };
+            self.chain.push(inherited);
+            let flow = self.items(&items);
+            self.chain.pop();
+            if flow != Flow::Continue {
+                return flow;
+            }
         }
-        let file = match template::render_str(file, &scope) {
-            Ok(Value::String(s)) => s,
-            Ok(other) => other.to_string(),
-            Err(e) => return self.finish_failed(task, name, e.0),
-        };
-        let Some(path) =
-            crate::playbook::resolve_include(&file, &task.span, task.common.role.as_deref())
-        else {
-            return self.finish_failed(
-                task,
-                name,
-                format!("Could not find or access '{file}' (included from {location})"),
-            );
-        };
-        let items = match load_task_file(&path, task.common.role.clone()) {
-            Ok(items) => items,
-            Err(d) => return self.finish_failed(task, name, d.to_string()),
-        };
-        self.sink.emit(Event::Included {
-            host: self.host.clone(),
-            file: path.display().to_string(),
-        });
-        let mut include_vars = task.common.vars.clone();
-        include_vars.extend(vars.clone());
-        // Included tasks inherit the include's keywords (when, become, vars) but not its tags.
-        let inherited = Common {
-            tags: vec![],
-            vars: include_vars,
-            ..task.common.clone()
-        };
-        self.chain.push(inherited);
-        let flow = self.items(&items);
-        self.chain.pop();
-        flow
+        if !ran_any {
+            let cond = last_skip.unwrap_or_default();
+            let out = Outcome::skipped("Conditional result was False", Some(&cond));
+            return self.count_and_emit(task, name, &location, out, false);
+        }
+        Flow::Continue
     }
 
     fn module_task(&mut self, task: &Arc<Task>, name: &str, module: &str, args: &Value) -> Flow {
@@ -472,7 +522,8 @@ impl HostRunner<'_> {
             if done {
                 return out;
             }
-            if attempt > retries {
+            // ansible-core 2.17 makes `retries` attempts in total (at least one).
+            if attempt >= retries.max(1) {
                 out.status = Status::Failed;
                 out.result.insert("failed".into(), true.into());
                 out.result.insert(
@@ -523,15 +574,11 @@ impl HostRunner<'_> {
             }
         }
         if let Some(conds) = &task.failed_when {
-            // failed_when is a list of conditions that are OR-ed, unlike when.
-            let mut failed = false;
-            for c in conds {
-                match eval(std::slice::from_ref(c)) {
-                    Ok(true) => failed = true,
-                    Ok(false) => {}
-                    Err(e) => return Outcome::failed(e),
-                }
-            }
+            // Like `when`, a list of conditions must all hold.
+            let failed = match eval(conds) {
+                Ok(f) => f,
+                Err(e) => return Outcome::failed(e),
+            };
             out.result
                 .insert("failed_when_result".into(), failed.into());
             if failed {
@@ -782,6 +829,11 @@ impl HostRunner<'_> {
             out = Outcome::failed(e);
         }
         let ignored = out.status == Status::Failed && self.ignore_errors(task, &scope);
+        if out.status == Status::Failed && !ignored {
+            let mut failed = out.result.clone();
+            failed.remove("__debug__");
+            self.last_failure = Some((name.to_string(), Value::Object(failed)));
+        }
         match out.status {
             Status::Ok => self.stats.ok += 1,
             Status::Changed => {
@@ -796,6 +848,9 @@ impl HostRunner<'_> {
             Status::Failed if ignored => {
                 self.stats.ok += 1;
                 self.stats.ignored += 1;
+                if out.result.get("changed").and_then(Value::as_bool) == Some(true) {
+                    self.stats.changed += 1;
+                }
             }
             Status::Failed if self.rescue_depth > 0 => {}
             Status::Failed => self.stats.failed += 1,

@@ -1660,6 +1660,14 @@ impl JsonStyle {
     }
 }
 
+/// Python's `json.dumps(value)` with its default settings, e.g. for data
+/// given to `copy`'s `content`.
+pub fn python_json(value: &serde_json::Value) -> String {
+    let style = JsonStyle::new(None, false, true, None);
+    dump_json(&Value::from(minijinja::value::Serde(value)), &style)
+        .unwrap_or_else(|_| value.to_string())
+}
+
 /// Serialises like Python's `json.dumps`, including float spelling.
 fn dump_json(value: &Value, style: &JsonStyle) -> Result<String, Error> {
     let mut out = String::new();

@@ -10,6 +10,7 @@ pub mod tests;
 
 pub use scope::Scope;
 
+use minijinja::value::ValueKind;
 use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value as JValue};
 use serde_json::Value;
 use std::sync::{Arc, OnceLock};
@@ -65,26 +66,58 @@ pub fn has_template(v: &Value) -> bool {
     }
 }
 
-/// `"{{ expr }}"` and nothing else: the expression, evaluated to a native value.
-fn lone_expression(s: &str) -> Option<&str> {
-    let t = s.trim_start();
-    let inner = t.strip_prefix("{{")?.strip_suffix("}}")?;
-    if inner.contains("{{") || inner.contains("}}") || s.len() != s.trim_end().len() {
-        return None;
-    }
-    Some(inner.trim_matches(['-', '+']))
-}
-
-/// Renders a string. A lone `{{ expr }}` keeps its type (list, dict, number).
+/// Renders a string the way ansible-core 2.17 templates variables and
+/// arguments: `"{{ name }}"` alone gives the variable's own value (a number
+/// stays a number); anything else renders to text, and text that reads as a
+/// Python list, dict or `True`/`False` becomes that value.
 pub fn render_str(s: &str, scope: &Arc<Scope>) -> Result<Value> {
     if !is_template(s) {
         return Ok(Value::String(s.to_string()));
     }
-    let escaped = escape_backslashes(s);
-    if let Some(expr) = lone_expression(&escaped) {
-        return eval_expr(expr, scope);
+    let wanted = s.len() - s.trim_end_matches('\n').len();
+    if let Some(name) = single_variable(s) {
+        let v = eval_raw(name, scope)?;
+        return Ok(match v.kind() {
+            ValueKind::String => text_result(v.as_str().unwrap_or_default().to_string(), wanted),
+            ValueKind::None => Value::Null,
+            _ => to_json(&v)?,
+        });
     }
-    render_text(&escaped, scope, "<string>").map(Value::String)
+    // Inline templates drop one trailing newline when rendered (Jinja's
+    // default); Ansible restores trailing newlines only for text results.
+    let escaped = escape_backslashes(s);
+    let rendered = render_text(&escaped, scope, "<string>")?;
+    let stripped = match wanted {
+        0 => rendered,
+        _ => rendered.strip_suffix('\n').unwrap_or(&rendered).to_string(),
+    };
+    Ok(text_result(stripped, wanted))
+}
+
+/// `{{ name }}`, optionally followed by one newline: Ansible looks such a
+/// variable up directly instead of rendering it.
+fn single_variable(s: &str) -> Option<&str> {
+    let t = s.strip_suffix('\n').unwrap_or(s);
+    let inner = t.strip_prefix("{{")?.strip_suffix("}}")?.trim();
+    let is_name = !inner.is_empty()
+        && inner.chars().all(|c| c.is_alphanumeric() || c == '_')
+        && !inner.starts_with(|c: char| c.is_ascii_digit());
+    is_name.then_some(inner)
+}
+
+/// A rendered text, read back as data when it looks like a list, dict or bool.
+fn text_result(text: String, trailing_newlines: usize) -> Value {
+    if (text.starts_with('{') || text.starts_with('[') || text == "True" || text == "False")
+        && let Some(v) = crate::pyliteral::literal_eval(&text)
+    {
+        return v;
+    }
+    let have = text.len() - text.trim_end_matches('\n').len();
+    let mut text = text;
+    for _ in have..trailing_newlines {
+        text.push('\n');
+    }
+    Value::String(text)
 }
 
 /// Ansible doubles backslashes inside string literals of inline templates, so
@@ -168,6 +201,10 @@ pub fn render_text(text: &str, scope: &Arc<Scope>, name: &str) -> Result<String>
 
 /// Evaluates an expression to a native value.
 pub fn eval_expr(expr: &str, scope: &Arc<Scope>) -> Result<Value> {
+    to_json(&eval_raw(expr, scope)?)
+}
+
+fn eval_raw(expr: &str, scope: &Arc<Scope>) -> Result<JValue> {
     scope::clear_nested_error();
     let compiled = env()
         .compile_expression_owned(expr.to_string())
@@ -182,7 +219,7 @@ pub fn eval_expr(expr: &str, scope: &Arc<Scope>) -> Result<Value> {
         return Err(undefined_in(expr, scope, true)
             .unwrap_or_else(|| TemplateError(format!("`{expr}` is undefined"))));
     }
-    to_json(&v)
+    Ok(v)
 }
 
 /// Evaluates a condition (`when`, `failed_when`, ...) with Jinja truthiness,
@@ -295,11 +332,25 @@ mod unit_tests {
     }
 
     #[test]
-    fn lone_expressions_keep_their_type() {
-        let s = scope(json!({"ports": [1, 2], "n": 3}));
+    fn results_are_typed_as_ansible_core_types_them() {
+        // Expectations observed with ansible-core 2.17 (set_fact + type_debug).
+        let s =
+            scope(json!({"ports": [1, 2], "n": 3, "d": {"x": 5}, "nothing": null, "ls": "[1, 2]"}));
         assert_eq!(render_str("{{ ports }}", &s).unwrap(), json!([1, 2]));
-        assert_eq!(render_str("{{ n + 1 }}", &s).unwrap(), json!(4));
+        assert_eq!(render_str("{{ n }}", &s).unwrap(), json!(3));
+        assert_eq!(render_str("{{ n }}\n", &s).unwrap(), json!(3));
+        assert_eq!(render_str("{{ nothing }}", &s).unwrap(), json!(null));
+        assert_eq!(render_str("{{ ls }}", &s).unwrap(), json!([1, 2]));
+        assert_eq!(render_str("{{ n + 1 }}", &s).unwrap(), json!("4"));
+        assert_eq!(render_str("{{ d.x }}", &s).unwrap(), json!("5"));
+        assert_eq!(render_str("{{ 2.0 }}", &s).unwrap(), json!("2.0"));
         assert_eq!(render_str("n={{ n }}", &s).unwrap(), json!("n=3"));
+        assert_eq!(render_str("{{ n > 1 }}\n", &s).unwrap(), json!(true));
+        assert_eq!(
+            render_str("{{ ports + [3] }}", &s).unwrap(),
+            json!([1, 2, 3])
+        );
+        assert_eq!(render_str("a={{ n }}\n\n", &s).unwrap(), json!("a=3\n\n"));
     }
 
     #[test]

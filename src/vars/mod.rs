@@ -32,6 +32,8 @@ pub struct PlayVars {
     pub extra: Arc<Vars>,
     /// Magic variables that are the same for every host (groups, playbook_dir, ...).
     pub magic: Arc<Vars>,
+    /// Every role the play lists: their defaults and vars are visible play-wide.
+    pub roles: Vec<Arc<Role>>,
     pub live: RwLock<HashMap<String, HostLive>>,
 }
 
@@ -59,6 +61,7 @@ impl PlayVars {
             vars_files: Arc::new(vars_files),
             extra,
             magic: Arc::new(magic),
+            roles: Vec::new(),
             live: RwLock::new(live),
         })
     }
@@ -121,8 +124,11 @@ pub struct TaskVarsRequest<'a> {
 pub fn task_scope(pv: &Arc<PlayVars>, req: TaskVarsRequest<'_>) -> Arc<Scope> {
     let live = pv.live(req.host);
     let mut layers: Vec<Arc<Map<String, Value>>> = Vec::with_capacity(16);
+    // Roles listed in the play expose their defaults and vars to the whole
+    // play; the task's own role ranks above the others.
+    layers.extend(pv.roles.iter().map(|r| r.defaults.clone()));
     if let Some(role) = req.role {
-        layers.push(Arc::new(role.defaults.clone()));
+        layers.push(role.defaults.clone());
     }
     if let Some(inv) = pv.inventory_vars.get(req.host) {
         layers.push(inv.clone());
@@ -130,8 +136,9 @@ pub fn task_scope(pv: &Arc<PlayVars>, req: TaskVarsRequest<'_>) -> Arc<Scope> {
     layers.push(Arc::new(PlayVars::facts_layer(&live)));
     layers.push(pv.play.clone());
     layers.push(pv.vars_files.clone());
+    layers.extend(pv.roles.iter().map(|r| r.vars.clone()));
     if let Some(role) = req.role {
-        layers.push(Arc::new(role.vars.clone()));
+        layers.push(role.vars.clone());
     }
     if let Some(params) = req.role_params {
         layers.push(Arc::new(params.clone()));
@@ -282,8 +289,8 @@ mod tests {
         let role = Role {
             name: "r".into(),
             path: "/roles/r".into(),
-            defaults: map(json!({"v": "default", "d": "default"})),
-            vars: map(json!({"v": "rolevars"})),
+            defaults: Arc::new(map(json!({"v": "default", "d": "default"}))),
+            vars: Arc::new(map(json!({"v": "rolevars"}))),
         };
         let block = Common {
             vars: map(json!({"v": "block"})),

@@ -1,5 +1,5 @@
-use super::super::pyliteral::{literal_eval, parse_value};
 use super::super::shlex::split;
+use crate::pyliteral::{literal_eval, parse_value};
 use serde_json::json;
 
 #[test]

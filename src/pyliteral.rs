@@ -1,6 +1,6 @@
-//! INI inventory values are read as Python literals (what `ast.literal_eval`
-//! accepts): numbers, `True`/`False`/`None`, quoted strings, lists, tuples,
-//! dicts and sets. Anything else stays the literal text.
+//! Python literals as `ast.literal_eval` reads them: numbers, `True`/`False`/
+//! `None`, quoted strings, lists, tuples, dicts and sets. INI inventory values
+//! and templated strings that look like data are read this way, as in Ansible.
 
 use serde_json::{Map, Number, Value};
 
