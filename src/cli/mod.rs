@@ -5,6 +5,7 @@ mod check_syntax;
 mod doc;
 mod inventory;
 mod plan;
+mod prompt;
 mod run_args;
 
 use clap::{Parser, Subcommand};

@@ -44,6 +44,21 @@ pub struct RunArgs {
     /// How many hosts to work on at once (default: all, up to 100).
     #[arg(short = 'f', long, default_value_t = 100)]
     pub forks: usize,
+    /// Log in as this user when the inventory names none.
+    #[arg(short = 'u', long = "user")]
+    pub user: Option<String>,
+    /// Run tasks with sudo unless a play, task or host says otherwise.
+    #[arg(short = 'b', long = "become")]
+    pub become_default: bool,
+    /// The user to become (default root).
+    #[arg(long = "become-user")]
+    pub become_user: Option<String>,
+    /// Ask for the sudo password once (it is sent on stdin, never shown or logged).
+    #[arg(short = 'K', long = "ask-become-pass")]
+    pub ask_become_pass: bool,
+    /// Trust the key of an SSH host not yet in known_hosts (known keys are still checked).
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
 }
 
 impl RunArgs {
@@ -87,7 +102,15 @@ impl RunArgs {
             extra_vars: Arc::new(extra),
             forks: self.forks,
             verbosity: self.verbose,
-            become_password: None,
+            become_password: if self.ask_become_pass {
+                Some(super::prompt::secret("BECOME password: ")?)
+            } else {
+                None
+            },
+            become_default: self.become_default,
+            become_user_default: self.become_user.clone(),
+            remote_user: self.user.clone(),
+            accept_new_host_keys: self.accept_new_host_keys,
         })
     }
 

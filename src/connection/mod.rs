@@ -2,8 +2,10 @@
 //! connection only needs to run a script (with optional stdin) and say how it ended.
 
 mod local;
+mod ssh;
 
 pub use local::LocalConnection;
+pub use ssh::{DEFAULT_CONNECT_TIMEOUT, SshConnection, SshParams};
 
 use std::fmt;
 

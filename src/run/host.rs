@@ -2,7 +2,24 @@
 //! includes, handlers and the failure policy.
 
 use super::RunOptions;
-use crate::connection::{Connection, LocalConnection};
+use super::lockstep::Batch;
+use crate::connection::{Connection, LocalConnection, SshConnection, SshParams};
+
+/// Inventory variables that shape an SSH connection.
+const SSH_VARS: &[&str] = &[
+    "ansible_host",
+    "ansible_ssh_host",
+    "ansible_port",
+    "ansible_ssh_port",
+    "ansible_user",
+    "ansible_ssh_user",
+    "ansible_ssh_private_key_file",
+    "ansible_private_key_file",
+    "ansible_ssh_common_args",
+    "ansible_ssh_extra_args",
+    "ansible_ssh_timeout",
+    "ansible_timeout",
+];
 use crate::inventory::Inventory;
 use crate::output::{Event, EventSink, HostStats, Status};
 use crate::plan::PlanStep;
@@ -32,6 +49,8 @@ pub(super) struct HostRunner<'a> {
     pub stats: HostStats,
     pub steps: Vec<PlanStep>,
     pub conn: Option<Box<dyn Connection>>,
+    /// Connections to `delegate_to` hosts.
+    pub delegates: std::collections::HashMap<String, Box<dyn Connection>>,
     /// In a plan: the state planned changes will leave, for later tasks to observe.
     pub planned: crate::modules::Planned,
     /// Handlers notified and not yet run, by index in `play.handlers`.
@@ -45,6 +64,10 @@ pub(super) struct HostRunner<'a> {
     pub unreachable: bool,
     /// The last failed task's name and result, for `ansible_failed_task`/`_result` in rescue.
     pub last_failure: Option<(String, Value)>,
+    /// The hosts of this batch, for lockstep, abort signals and run_once.
+    pub batch: &'a Batch,
+    /// How often each task has run on this host (run_once keys).
+    pub occurrences: std::collections::HashMap<usize, u32>,
 }
 
 impl<'a> HostRunner<'a> {
@@ -55,6 +78,7 @@ impl<'a> HostRunner<'a> {
         inventory: &Inventory,
         opts: &'a RunOptions,
         sink: &'a dyn EventSink,
+        batch: &'a Batch,
     ) -> Self {
         HostRunner {
             host: host.to_string(),
@@ -66,6 +90,7 @@ impl<'a> HostRunner<'a> {
             stats: HostStats::default(),
             steps: Vec::new(),
             conn: None,
+            delegates: Default::default(),
             planned: Default::default(),
             notified: vec![false; play.handlers.len()],
             chain: vec![play.common.clone()],
@@ -74,6 +99,8 @@ impl<'a> HostRunner<'a> {
             rescue_depth: 0,
             unreachable: false,
             last_failure: None,
+            batch,
+            occurrences: Default::default(),
         }
     }
 
@@ -89,28 +116,74 @@ impl<'a> HostRunner<'a> {
         Ok(self.conn.as_mut().expect("just opened"))
     }
 
+    /// The connection to a `delegate_to` host, opened on first use and kept.
+    pub fn delegate_connection(&mut self, name: &str) -> Result<&mut Box<dyn Connection>, String> {
+        if !self.delegates.contains_key(name) {
+            let conn: Box<dyn Connection> = if matches!(name, "localhost" | "127.0.0.1" | "::1")
+                && !self.pv.inventory_vars.contains_key(name)
+            {
+                Box::new(LocalConnection)
+            } else if self.pv.inventory_vars.contains_key(name) {
+                let scope = self.scope_of(name);
+                self.open_connection_with(name, &scope)?
+            } else {
+                return Err(format!(
+                    "delegate_to: no host named {name} in the inventory"
+                ));
+            };
+            self.delegates.insert(name.to_string(), conn);
+        }
+        Ok(self.delegates.get_mut(name).expect("just inserted"))
+    }
+
     fn open_connection(&self) -> Result<Box<dyn Connection>, String> {
         let scope = self.base_scope();
+        self.open_connection_with(&self.host, &scope)
+    }
+
+    fn open_connection_with(
+        &self,
+        host: &str,
+        scope: &Arc<Scope>,
+    ) -> Result<Box<dyn Connection>, String> {
         let kind = match scope.get("ansible_connection") {
             Ok(Some(Value::String(s))) => s,
-            Ok(_) if self.host == "localhost" => "local".to_string(),
+            Ok(_) if host == "localhost" => "local".to_string(),
             Ok(_) => "ssh".to_string(),
             Err(e) => return Err(e.0),
         };
         match kind.as_str() {
             "local" => Ok(Box::new(LocalConnection)),
+            "ssh" | "smart" | "paramiko" | "openssh" => {
+                let mut vars = Map::new();
+                for key in SSH_VARS {
+                    if let Some(v) = scope.get(key).map_err(|e| e.0)? {
+                        vars.insert(key.to_string(), v);
+                    }
+                }
+                if let Some(user) = &self.opts.remote_user {
+                    vars.entry("ansible_user")
+                        .or_insert_with(|| user.clone().into());
+                }
+                let params = SshParams::from_vars(host, &vars, self.opts.accept_new_host_keys);
+                Ok(Box::new(SshConnection::new(params)))
+            }
             other => Err(format!(
-                "connection type `{other}` is not available; this host needs ansible_connection=local"
+                "connection type `{other}` is not supported (use ssh or local)"
             )),
         }
     }
 
     /// Variables without any task context (for connection settings).
     pub fn base_scope(&self) -> Arc<Scope> {
+        self.scope_of(&self.host)
+    }
+
+    fn scope_of(&self, host: &str) -> Arc<Scope> {
         task_scope(
             &self.pv,
             TaskVarsRequest {
-                host: &self.host,
+                host,
                 group_names: self.group_names.clone(),
                 role: None,
                 role_params: None,
@@ -122,6 +195,12 @@ impl<'a> HostRunner<'a> {
     }
 
     pub fn run(&mut self) {
+        self.run_sections();
+        let failed = self.stats.failed > 0 || self.stats.unreachable > 0;
+        self.batch.leave(failed);
+    }
+
+    fn run_sections(&mut self) {
         let play = self.play;
         if play.gather_facts && self.gather_facts() == Flow::Failed {
             return;

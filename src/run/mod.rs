@@ -2,6 +2,7 @@
 //! (`plan`) or for real (`apply`), and reports through an event sink.
 
 mod host;
+mod lockstep;
 mod play;
 mod tags;
 mod task;
@@ -28,6 +29,13 @@ pub struct RunOptions {
     pub verbosity: u8,
     /// From `--ask-become-pass`; host vars (ansible_become_password) take precedence.
     pub become_password: Option<String>,
+    /// `--become`/`--become-user`: defaults when no play, task or host says otherwise.
+    pub become_default: bool,
+    pub become_user_default: Option<String>,
+    /// `--user`: the SSH login when the inventory names none.
+    pub remote_user: Option<String>,
+    /// Trust unknown SSH host keys on first use (known keys are still checked).
+    pub accept_new_host_keys: bool,
 }
 
 #[derive(Debug, Default)]

@@ -1,12 +1,13 @@
 //! One play: select hosts, load vars_files, run every host, collect results.
 
 use super::host::HostRunner;
+use super::lockstep::{self, Batch};
 use super::{RunError, RunOptions};
 use crate::diag::Diagnostic;
 use crate::inventory::Inventory;
 use crate::output::{Event, EventSink, HostStats};
 use crate::plan::PlanStep;
-use crate::playbook::{Play, Vars};
+use crate::playbook::{Play, Strategy, Vars};
 use crate::template;
 use crate::vars::{HostLive, PlayVars};
 use serde_json::{Map, Value};
@@ -72,9 +73,50 @@ pub(super) fn run_play(
         .roles
         .extend(play.roles.iter().map(|r| r.role.clone()));
 
+    let batches = lockstep::batches(play.serial.as_ref(), &hosts)
+        .map_err(|e| Diagnostic::new(&play.span, e))?;
+    let mut stats = Vec::new();
+    let mut steps = Vec::new();
+    for batch_hosts in batches {
+        let batch = Batch::new(
+            batch_hosts.len(),
+            play.strategy == Strategy::Linear,
+            play.any_errors_fatal,
+            play.max_fail_percentage,
+        );
+        let (batch_stats, batch_steps) =
+            run_batch(&batch_hosts, &batch, play, &pv, inventory, opts, sink);
+        stats.extend(batch_stats);
+        steps.extend(batch_steps);
+        if let Some(why) = batch.aborted() {
+            sink.emit(Event::Warning {
+                message: format!("stopping the play: {why}"),
+            });
+            break;
+        }
+    }
+    let live = std::mem::take(&mut *pv.live.write().expect("live vars lock"));
+    Ok(PlayOutcome { stats, steps, live })
+}
+
+/// Runs one batch: a thread per host, at most `forks` at once.
+fn run_batch(
+    hosts: &[String],
+    batch: &Batch,
+    play: &Play,
+    pv: &Arc<PlayVars>,
+    inventory: &Inventory,
+    opts: &RunOptions,
+    sink: &dyn EventSink,
+) -> (Vec<(String, HostStats)>, Vec<PlanStep>) {
     let results: Mutex<Vec<(usize, HostStats, Vec<PlanStep>)>> = Mutex::new(Vec::new());
     let next = Mutex::new(0usize);
-    let forks = opts.forks.clamp(1, 100).min(hosts.len());
+    // Lockstep needs every host of the batch running at once.
+    let forks = if play.strategy == Strategy::Linear {
+        hosts.len()
+    } else {
+        opts.forks.clamp(1, 100).min(hosts.len())
+    };
     std::thread::scope(|s| {
         for _ in 0..forks {
             s.spawn(|| {
@@ -86,7 +128,8 @@ pub(super) fn run_play(
                         i
                     };
                     let Some(host) = hosts.get(idx) else { break };
-                    let mut runner = HostRunner::new(host, play, pv.clone(), inventory, opts, sink);
+                    let mut runner =
+                        HostRunner::new(host, play, pv.clone(), inventory, opts, sink, batch);
                     runner.run();
                     let (stats, steps) = runner.finish();
                     results
@@ -105,8 +148,7 @@ pub(super) fn run_play(
         stats.push((hosts[i].clone(), st));
         steps.extend(s);
     }
-    let live = std::mem::take(&mut *pv.live.write().expect("live vars lock"));
-    Ok(PlayOutcome { stats, steps, live })
+    (stats, steps)
 }
 
 fn select_hosts(

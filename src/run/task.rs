@@ -169,6 +169,9 @@ impl HostRunner<'_> {
         if !always_run && !handler && !self.opts.tags.selects(&self.effective_tags(task)) {
             return Flow::Continue;
         }
+        if self.batch.arrive().is_some() {
+            return Flow::End;
+        }
         if let Action::Meta(m) = &task.action {
             let scope = self.scope_for(task, None);
             return match self.conditions_hold(task, &scope) {
@@ -304,18 +307,62 @@ impl HostRunner<'_> {
     fn module_task(&mut self, task: &Arc<Task>, name: &str, module: &str, args: &Value) -> Flow {
         let location = task.span.to_string();
         let scope = self.scope_for(task, None);
+        let run_once = self
+            .keyword_bool(task, &scope, |c| c.run_once.as_ref())
+            .ok()
+            .flatten()
+            .unwrap_or(false);
+        if !run_once {
+            let (out, looped) = self.module_outcome(task, name, module, args, &scope);
+            return self.count_and_emit(task, name, &location, out, looped);
+        }
+        // run_once: the first host of the batch runs it; the others take its result.
+        let ptr = Arc::as_ptr(task) as usize;
+        let n = self.occurrences.entry(ptr).or_insert(0);
+        *n += 1;
+        let key = (ptr, *n);
+        if let Some((failed, result)) = self.batch.claim_once(key) {
+            if let Some(reg) = &task.register {
+                self.pv.update_live(&self.host, |live| {
+                    Arc::make_mut(&mut live.set).insert(reg.clone(), Value::Object(result.clone()));
+                });
+            }
+            if failed {
+                self.stats.failed += 1;
+                return Flow::Failed;
+            }
+            return Flow::Continue;
+        }
+        let (out, looped) = self.module_outcome(task, name, module, args, &scope);
+        let mut published = out.result.clone();
+        published.remove("__debug__");
+        self.batch
+            .publish_once(key, out.status == Status::Failed, published);
+        self.count_and_emit(task, name, &location, out, looped)
+    }
+
+    /// Runs a module task (with its loop, if any) and returns the task's outcome.
+    fn module_outcome(
+        &mut self,
+        task: &Arc<Task>,
+        name: &str,
+        module: &str,
+        args: &Value,
+        scope: &Arc<Scope>,
+    ) -> (Outcome, bool) {
+        let location = task.span.to_string();
         let Some(looping) = &task.looping else {
-            let out = match self.conditions_hold(task, &scope) {
+            let out = match self.conditions_hold(task, scope) {
                 Ok(Some(cond)) => Outcome::skipped("Conditional result was False", Some(&cond)),
-                Ok(None) => self.execute_with_retries(task, name, module, args, &scope),
+                Ok(None) => self.execute_with_retries(task, name, module, args, scope),
                 Err(e) => Outcome::failed(e),
             };
             self.apply_facts(module, &out);
-            return self.count_and_emit(task, name, &location, out, false);
+            return (out, false);
         };
-        let items = match self.loop_items(looping, &scope) {
+        let items = match self.loop_items(looping, scope) {
             Ok(items) => items,
-            Err(e) => return self.finish_failed(task, name, e),
+            Err(e) => return (Outcome::failed(e), false),
         };
         let loop_var = task
             .loop_control
@@ -411,7 +458,7 @@ impl HostRunner<'_> {
             summary: None,
             diff: None,
         };
-        self.count_and_emit(task, name, &location, out, true)
+        (out, true)
     }
 
     fn loop_items(&self, looping: &Loop, scope: &Arc<Scope>) -> Result<Vec<Value>, String> {
@@ -657,15 +704,33 @@ impl HostRunner<'_> {
             Ok(a) => a,
             Err(e) => return module_failure(e),
         };
-        if let Err(e) = self.connection() {
+        let delegate = match self.inherited(task, |c| c.delegate_to.clone()) {
+            Some(d) => match template::render_str(&d, scope) {
+                Ok(Value::String(s)) if s != self.host => Some(s),
+                Ok(Value::String(_)) => None,
+                Ok(other) => Some(other.to_string()),
+                Err(e) => return Outcome::failed(format!("delegate_to: {}", e.0)),
+            },
+            None => None,
+        };
+        let opened = match &delegate {
+            None => self.connection().map(|_| ()),
+            Some(d) => self.delegate_connection(d).map(|_| ()),
+        };
+        if let Err(e) = opened {
             return unreachable(e);
         }
-        let conn = self.conn.as_mut().expect("connection was just opened");
+        let conn = match &delegate {
+            None => self.conn.as_mut(),
+            Some(d) => self.delegates.get_mut(d),
+        }
+        .expect("connection was just opened");
         let mut target = Target {
             conn: conn.as_mut(),
             become_as,
             env,
-            planned: check.then_some(&self.planned),
+            // Planned effects are tracked for the host's own files only.
+            planned: (check && delegate.is_none()).then_some(&self.planned),
         };
         let step = observe_and_change(action.as_mut(), &mut target, check);
         drop(target);
@@ -748,7 +813,7 @@ impl HostRunner<'_> {
         };
         let enabled = match self.inherited(task, |c| c.become_on) {
             Some(b) => b,
-            None => var_bool("ansible_become")?.unwrap_or(false),
+            None => var_bool("ansible_become")?.unwrap_or(self.opts.become_default),
         };
         if !enabled {
             return Ok(None);
@@ -758,6 +823,7 @@ impl HostRunner<'_> {
             None => scope
                 .get("ansible_become_user")
                 .map_err(|e| e.0)?
+                .or_else(|| self.opts.become_user_default.clone().map(Value::from))
                 .unwrap_or_else(|| "root".into()),
         };
         let user = match user {

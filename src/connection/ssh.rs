@@ -1,0 +1,1675 @@
+//! The `ssh` connection: one multiplexed OpenSSH session per host for the whole run.
+//!
+//! We start the control master ourselves (`ssh -M -S CTL -f -N …`) instead of using
+//! `openssh::SessionBuilder`, because the builder cannot pass extra `-o` options and
+//! `ansible_ssh_common_args` / `ansible_ssh_extra_args` must reach `ssh`. Commands then go
+//! through the master's control socket with openssh's native mux client
+//! (`Session::resume_mux`): no `ssh` process per command, about a millisecond per exec.
+//!
+//! Because the system `ssh` binary does the connecting, `~/.ssh/config` (Include, Match),
+//! ProxyJump, the agent, certificates and known_hosts behave as they do for Ansible.
+//!
+//! The trait is synchronous and called from plain OS threads; the async work runs on one
+//! process-wide multi-threaded tokio runtime through `block_on`.
+
+use super::{Become, ConnError, Connection, Exec, Output, sh_quote, with_env};
+use openssh::{Error as SshError, Session, Stdio};
+use serde_json::{Map, Value};
+use std::ffi::OsString;
+use std::future::Future;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+/// Used when neither `ansible_ssh_timeout` nor `ansible_timeout` is set.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An idle master (no command running) exits after this long, so a controller that dies
+/// without dropping its connections leaves no `ssh` process behind for long. The next
+/// command after an idle exit simply reconnects.
+const CONTROL_PERSIST: &str = "ControlPersist=60";
+
+/// How to reach one inventory host over SSH.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshParams {
+    /// The inventory name (used in messages).
+    pub host: String,
+    /// `ansible_host`, or the inventory name.
+    pub address: String,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub private_key: Option<PathBuf>,
+    /// Shell-split `ansible_ssh_common_args` followed by `ansible_ssh_extra_args`.
+    pub common_args: Vec<String>,
+    /// `StrictHostKeyChecking=accept-new` instead of `yes`.
+    pub accept_new_host_keys: bool,
+    pub connect_timeout: Duration,
+}
+
+impl SshParams {
+    /// Reads the connection variables of one host (strings or numbers), with the legacy
+    /// `ansible_ssh_host/port/user` spellings as fallbacks. A port that is not a number in
+    /// 1..=65535 is ignored (ssh then uses its configured port).
+    pub fn from_vars(host: &str, vars: &Map<String, Value>, accept_new_host_keys: bool) -> Self {
+        let address = var_str(vars, &["ansible_host", "ansible_ssh_host"])
+            .unwrap_or_else(|| host.to_string());
+        let port = var_str(vars, &["ansible_port", "ansible_ssh_port"])
+            .and_then(|p| p.trim().parse::<u16>().ok())
+            .filter(|p| *p != 0);
+        let user = var_str(vars, &["ansible_user", "ansible_ssh_user"]);
+        let private_key = var_str(
+            vars,
+            &["ansible_ssh_private_key_file", "ansible_private_key_file"],
+        )
+        .map(|p| expand_tilde(&p));
+        let mut common_args = Vec::new();
+        for name in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
+            if let Some(s) = var_str(vars, &[name]) {
+                common_args.extend(split_args(&s));
+            }
+        }
+        let connect_timeout = var_str(vars, &["ansible_ssh_timeout", "ansible_timeout"])
+            .and_then(|t| t.trim().parse::<f64>().ok())
+            .filter(|t| t.is_finite() && *t > 0.0)
+            .map(Duration::from_secs_f64)
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        SshParams {
+            host: host.to_string(),
+            address,
+            port,
+            user,
+            private_key,
+            common_args,
+            accept_new_host_keys,
+            connect_timeout,
+        }
+    }
+
+    /// `ssh root@10.0.0.5:22` (the port only when known).
+    pub fn describe(&self) -> String {
+        let mut s = String::from("ssh ");
+        if let Some(u) = &self.user {
+            s.push_str(u);
+            s.push('@');
+        }
+        if self.address.contains(':') {
+            s.push_str(&format!("[{}]", self.address));
+        } else {
+            s.push_str(&self.address);
+        }
+        if let Some(p) = self.port {
+            s.push_str(&format!(":{p}"));
+        }
+        s
+    }
+
+    /// The arguments of the master `ssh` (everything after the program name).
+    ///
+    /// ssh keeps the *first* value it sees for an option, so the order matters: our
+    /// must-haves come first, then the inventory's args, then defaults they may override.
+    fn master_args(&self, ctl: &Path, log: &Path) -> Vec<OsString> {
+        let mut a: Vec<OsString> = vec!["-E".into(), log.into(), "-S".into(), ctl.into()];
+        for s in ["-M", "-f", "-N", "-o", "BatchMode=yes"] {
+            a.push(s.into());
+        }
+        if self.accept_new_host_keys {
+            // An explicit command-line choice beats the inventory's StrictHostKeyChecking.
+            a.push("-o".into());
+            a.push("StrictHostKeyChecking=accept-new".into());
+        }
+        a.extend(self.common_args.iter().map(OsString::from));
+        let timeout = self.connect_timeout.as_secs().max(1);
+        for d in [
+            "StrictHostKeyChecking=yes".to_string(),
+            CONTROL_PERSIST.to_string(),
+            format!("ConnectTimeout={timeout}"),
+            "ServerAliveInterval=15".to_string(),
+            "ServerAliveCountMax=4".to_string(),
+        ] {
+            a.push("-o".into());
+            a.push(d.into());
+        }
+        if let Some(key) = &self.private_key {
+            a.push("-o".into());
+            a.push("IdentitiesOnly=yes".into());
+            a.push("-i".into());
+            a.push(key.into());
+        }
+        if let Some(p) = self.port {
+            a.push("-p".into());
+            a.push(p.to_string().into());
+        }
+        if let Some(u) = &self.user {
+            a.push("-l".into());
+            a.push(u.into());
+        }
+        a.push(self.address.clone().into());
+        a
+    }
+}
+
+fn var_str(vars: &Map<String, Value>, names: &[&str]) -> Option<String> {
+    names.iter().find_map(|n| match vars.get(*n)? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+fn expand_tilde(p: &str) -> PathBuf {
+    match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ if p == "~" => std::env::var_os("HOME").map_or_else(|| p.into(), PathBuf::from),
+        _ => PathBuf::from(p),
+    }
+}
+
+/// POSIX shell word splitting; an unbalanced quote falls back to whitespace splitting
+/// (ssh then reports the bad option itself).
+fn split_args(s: &str) -> Vec<String> {
+    shlex::split(s).unwrap_or_else(|| s.split_whitespace().map(str::to_string).collect())
+}
+
+/// One control master for one host.
+#[derive(Debug)]
+struct Master {
+    session: Option<Session>,
+    ctl: PathBuf,
+    log: PathBuf,
+}
+
+impl Master {
+    fn session(&self) -> &Session {
+        self.session.as_ref().expect("session present until close")
+    }
+
+    /// The last lines the master wrote to its log (why it died, usually).
+    fn log_tail(&self) -> String {
+        std::fs::read_to_string(&self.log)
+            .map(|s| tidy_ssh_text(&s, 5))
+            .unwrap_or_default()
+    }
+
+    /// Stops the master (if it still runs) and removes its files.
+    fn close(mut self) {
+        if let Some(session) = self.session.take() {
+            // A master that hangs must not hang us: the close request gets a few seconds.
+            block_on(async {
+                let _ = tokio::time::timeout(Duration::from_secs(5), session.close()).await;
+            });
+        }
+        release_ctl_paths(&self.ctl, &self.log);
+    }
+}
+
+/// An SSH connection to one host, connected on first use and kept for the whole run.
+#[derive(Debug)]
+pub struct SshConnection {
+    params: SshParams,
+    master: Option<Master>,
+    last_connect: Option<Duration>,
+}
+
+impl SshConnection {
+    pub fn new(params: SshParams) -> Self {
+        SshConnection {
+            params,
+            master: None,
+            last_connect: None,
+        }
+    }
+
+    pub fn params(&self) -> &SshParams {
+        &self.params
+    }
+
+    /// Connects now instead of on the first `exec` (a no-op when already connected).
+    pub fn connect(&mut self) -> Result<(), ConnError> {
+        if self.master.is_none() {
+            let started = Instant::now();
+            self.master = Some(launch_master(&self.params)?);
+            self.last_connect = Some(started.elapsed());
+        }
+        Ok(())
+    }
+
+    /// How long the most recent master start took.
+    pub fn last_connect_time(&self) -> Option<Duration> {
+        self.last_connect
+    }
+
+    /// Closes the master; the next `exec` connects again.
+    pub fn disconnect(&mut self) {
+        if let Some(m) = self.master.take() {
+            m.close();
+        }
+    }
+
+    fn unreachable(&self, msg: &str) -> ConnError {
+        ConnError::Unreachable(format!("{} ({}): {msg}", self.params.host, self.describe()))
+    }
+}
+
+impl Connection for SshConnection {
+    fn exec(&mut self, req: &Exec<'_>) -> Result<Output, ConnError> {
+        let mut retried = false;
+        loop {
+            self.connect()?;
+            let master = self.master.as_ref().expect("connected");
+            let result = block_on(run(master.session(), req, self.params.user.as_deref()));
+            match result {
+                Ok(out) => return Ok(out),
+                Err(RunError::Failed(m)) => return Err(ConnError::Failed(m)),
+                Err(RunError::Lost(m)) => {
+                    let tail = master.log_tail();
+                    self.disconnect();
+                    return Err(self.unreachable(&join_msg(&m, &tail)));
+                }
+                Err(RunError::NotStarted(m)) => {
+                    // The master is gone (it died, was killed, or idled out): the command
+                    // never started, so reconnecting and running it again is safe. Once.
+                    let tail = master.log_tail();
+                    self.disconnect();
+                    if retried {
+                        return Err(self.unreachable(&join_msg(&m, &tail)));
+                    }
+                    retried = true;
+                }
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.params.describe()
+    }
+}
+
+impl Drop for SshConnection {
+    fn drop(&mut self) {
+        self.disconnect();
+    }
+}
+
+fn join_msg(m: &str, tail: &str) -> String {
+    if tail.is_empty() {
+        m.to_string()
+    } else {
+        format!("{m}; ssh said: {tail}")
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Runtime and control paths
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("tbuddy-ssh")
+            .enable_all()
+            .build()
+            .expect("cannot start the tokio runtime for ssh")
+    })
+}
+
+/// Runs a future to completion on the shared runtime. Callers are plain threads; should one
+/// be inside a runtime anyway, the work moves to a scoped thread instead of panicking.
+fn block_on<F>(f: F) -> F::Output
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    if tokio::runtime::Handle::try_current().is_ok() {
+        std::thread::scope(|s| {
+            s.spawn(|| runtime().block_on(f))
+                .join()
+                .expect("ssh worker thread panicked")
+        })
+    } else {
+        runtime().block_on(f)
+    }
+}
+
+/// All control sockets of this process live in one private (0700) directory with a short
+/// path: Unix socket paths are limited to 108 bytes, and ssh appends 17 more while binding.
+struct CtlDir {
+    path: PathBuf,
+    users: usize,
+}
+
+static CTL_DIR: Mutex<Option<CtlDir>> = Mutex::new(None);
+static CTL_SEQ: AtomicU64 = AtomicU64::new(0);
+
+fn acquire_ctl_paths() -> io::Result<(PathBuf, PathBuf)> {
+    let mut guard = CTL_DIR.lock().unwrap_or_else(|e| e.into_inner());
+    if guard.is_none() {
+        let tmp = std::env::temp_dir();
+        let base = if tmp.as_os_str().len() <= 48 && tmp.is_absolute() {
+            tmp
+        } else {
+            PathBuf::from("/tmp")
+        };
+        let mut last_err = None;
+        for _ in 0..8 {
+            let path = base.join(format!(
+                "tbuddy-ssh-{}-{}",
+                std::process::id(),
+                &nonce()[..8]
+            ));
+            let mut b = std::fs::DirBuilder::new();
+            std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+            match b.create(&path) {
+                Ok(()) => {
+                    *guard = Some(CtlDir { path, users: 0 });
+                    break;
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        if guard.is_none() {
+            return Err(last_err.unwrap_or_else(|| io::Error::other("no control directory")));
+        }
+    }
+    let dir = guard.as_mut().expect("created above");
+    dir.users += 1;
+    let n = CTL_SEQ.fetch_add(1, Ordering::Relaxed);
+    Ok((
+        dir.path.join(format!("{n}.s")),
+        dir.path.join(format!("{n}.log")),
+    ))
+}
+
+fn release_ctl_paths(ctl: &Path, log: &Path) {
+    let _ = std::fs::remove_file(ctl);
+    let _ = std::fs::remove_file(log);
+    let mut guard = CTL_DIR.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(dir) = guard.as_mut() {
+        dir.users = dir.users.saturating_sub(1);
+        if dir.users == 0 {
+            let _ = std::fs::remove_dir(&dir.path);
+            *guard = None;
+        }
+    }
+}
+
+/// 16 hex digits from std's randomly keyed SipHash (no extra dependency). Used for
+/// directory names and the sudo prompt/marker, where unpredictability is a nicety.
+fn nonce() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(N.fetch_add(1, Ordering::Relaxed));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
+}
+
+// ---------------------------------------------------------------------------------------
+// Connecting
+
+fn launch_master(p: &SshParams) -> Result<Master, ConnError> {
+    let unreachable =
+        |msg: String| ConnError::Unreachable(format!("{} ({}): {msg}", p.host, p.describe()));
+    if p.address.starts_with('-') || p.address.is_empty() {
+        return Err(unreachable(format!("invalid host address {:?}", p.address)));
+    }
+    let (ctl, log) = acquire_ctl_paths()
+        .map_err(|e| unreachable(format!("cannot create the ssh control directory: {e}")))?;
+    let args = p.master_args(&ctl, &log);
+    // ConnectTimeout bounds each TCP connect and the banner exchange; the overall limit
+    // also covers authentication and jump hosts.
+    let overall = p.connect_timeout * 3 + Duration::from_secs(5);
+    let res: Result<std::process::ExitStatus, String> = block_on(async {
+        let mut cmd = tokio::process::Command::new("ssh");
+        cmd.args(&args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().map_err(|e| format!("cannot run ssh: {e}"))?;
+        match tokio::time::timeout(overall, child.wait()).await {
+            Ok(r) => r.map_err(|e| format!("waiting for ssh: {e}")),
+            Err(_) => {
+                let _ = child.kill().await;
+                Err(format!(
+                    "connection timed out after {} s",
+                    overall.as_secs()
+                ))
+            }
+        }
+    });
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    let status = match res {
+        Ok(s) => s,
+        Err(e) => {
+            release_ctl_paths(&ctl, &log);
+            return Err(unreachable(join_msg(&e, &tidy_ssh_text(&log_text, 8))));
+        }
+    };
+    if !status.success() {
+        release_ctl_paths(&ctl, &log);
+        return Err(unreachable(explain_connect_failure(p, status, &log_text)));
+    }
+    let session = Session::resume_mux(ctl.clone().into_boxed_path(), Some(log.clone().into()));
+    Ok(Master {
+        session: Some(session),
+        ctl,
+        log,
+    })
+}
+
+fn explain_connect_failure(p: &SshParams, status: std::process::ExitStatus, log: &str) -> String {
+    let text = tidy_ssh_text(log, 8);
+    let hostport = match p.port {
+        Some(port) => format!("-p {port} {}", p.address),
+        None => p.address.clone(),
+    };
+    if log.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") {
+        return format!(
+            "the host key of {} has CHANGED since it was recorded in known_hosts; this may be \
+             an attack, or the host was reinstalled. If the change is expected, remove the old \
+             key (ssh-keygen -R {}) and connect again ({text})",
+            p.host,
+            known_hosts_name(p)
+        );
+    }
+    if log.contains("Host key verification failed") || log.contains("host key is known") {
+        return format!(
+            "the host key of {} is not in known_hosts and host-key checking is strict. Check \
+             its fingerprint and add it (for example `ssh-keyscan {hostport} >> \
+             ~/.ssh/known_hosts`), or rerun with --accept-new-host-keys to trust keys of hosts \
+             seen for the first time ({text})",
+            p.host
+        );
+    }
+    if text.is_empty() {
+        format!("ssh exited with {status}")
+    } else {
+        text
+    }
+}
+
+fn known_hosts_name(p: &SshParams) -> String {
+    match p.port {
+        Some(port) if port != 22 => format!("'[{}]:{port}'", p.address),
+        _ => p.address.clone(),
+    }
+}
+
+/// ssh's log text on one line: CRs gone, "Permanently added" noise dropped, last lines only.
+fn tidy_ssh_text(s: &str, max_lines: usize) -> String {
+    let lines: Vec<&str> = s
+        .lines()
+        .map(|l| l.trim_end_matches('\r').trim())
+        .filter(|l| !l.is_empty() && !l.starts_with("Warning: Permanently added"))
+        .collect();
+    let start = lines.len().saturating_sub(max_lines);
+    lines[start..].join(" / ")
+}
+
+// ---------------------------------------------------------------------------------------
+// Running one command
+
+#[derive(Debug)]
+enum RunError {
+    /// The command never reached the host because the master is gone: safe to retry.
+    NotStarted(String),
+    /// The connection died while the command ran; it may have partly run.
+    Lost(String),
+    /// Anything else (sudo refused, local I/O trouble).
+    Failed(String),
+}
+
+/// What the remote side runs, and how `become` talks to sudo.
+#[derive(Debug)]
+struct Plan {
+    command: String,
+    /// sudo: the line the inner shell prints on stderr once sudo let it run.
+    marker: Option<String>,
+    /// sudo -S: our prompt, answered with the password (sent on stdin, never in argv).
+    prompt: Option<String>,
+    become_user: Option<String>,
+}
+
+fn make_plan(req: &Exec<'_>, login_user: Option<&str>) -> Plan {
+    let script = with_env(req.script, req.env);
+    match req.become_as {
+        Some(b) if login_user != Some(b.user.as_str()) => become_plan(&script, b),
+        _ => Plan {
+            command: format!("sh -c {}", sh_quote(&script)),
+            marker: None,
+            prompt: None,
+            become_user: None,
+        },
+    }
+}
+
+fn become_plan(script: &str, b: &Become) -> Plan {
+    let id = nonce();
+    let marker = format!("TBUDDY-BECOME-OK-{id}");
+    let inner = format!("echo {marker} >&2; {script}");
+    let mut command = String::from("sudo -H ");
+    let prompt = b.password.as_ref().map(|_| {
+        let prompt = format!("[tbuddy become {id}] password: ");
+        command.push_str(&format!("-S -p {} ", sh_quote(&prompt)));
+        prompt
+    });
+    if prompt.is_none() {
+        command.push_str("-n ");
+    }
+    command.push_str(&format!(
+        "-u {} sh -c {}",
+        sh_quote(&b.user),
+        sh_quote(&inner)
+    ));
+    Plan {
+        command,
+        marker: Some(marker),
+        prompt,
+        become_user: Some(b.user.clone()),
+    }
+}
+
+/// What the stderr scanner saw, in order, while sudo was still in charge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Event {
+    Prompt,
+    Ready,
+}
+
+/// Scans sudo's stderr for our prompt and marker. Everything up to and including the
+/// marker line is sudo's (prompt, lecture, warnings) and is dropped from the output.
+#[derive(Debug)]
+struct Scanner {
+    marker_line: Vec<u8>,
+    prompt: Option<Vec<u8>>,
+    buf: Vec<u8>,
+    pos: usize,
+    ready: bool,
+    prompts: usize,
+}
+
+impl Scanner {
+    fn new(marker: &str, prompt: Option<&str>) -> Self {
+        Scanner {
+            marker_line: format!("{marker}\n").into_bytes(),
+            prompt: prompt.map(|p| p.as_bytes().to_vec()),
+            buf: Vec::new(),
+            pos: 0,
+            ready: false,
+            prompts: 0,
+        }
+    }
+
+    /// Adds stderr bytes; returns the events they completed.
+    fn feed(&mut self, data: &[u8]) -> Vec<Event> {
+        self.buf.extend_from_slice(data);
+        let mut events = Vec::new();
+        while !self.ready {
+            let hay = &self.buf[self.pos..];
+            let m = find(hay, &self.marker_line);
+            let p = self.prompt.as_deref().and_then(|p| find(hay, p));
+            match (p, m) {
+                (Some(pi), mi) if mi.is_none_or(|mi| pi < mi) => {
+                    self.pos += pi + self.prompt.as_ref().map_or(0, Vec::len);
+                    self.prompts += 1;
+                    events.push(Event::Prompt);
+                }
+                (_, Some(mi)) => {
+                    let end = self.pos + mi + self.marker_line.len();
+                    self.buf.drain(..end);
+                    self.pos = 0;
+                    self.ready = true;
+                    events.push(Event::Ready);
+                }
+                _ => break,
+            }
+        }
+        events
+    }
+
+    /// The stderr to report: after the marker, or (sudo failed) everything minus prompts.
+    fn into_stderr(self) -> Vec<u8> {
+        if self.ready {
+            return self.buf;
+        }
+        match &self.prompt {
+            Some(p) => {
+                let s = String::from_utf8_lossy(&self.buf);
+                s.replace(std::str::from_utf8(p).unwrap_or_default(), "")
+                    .into_bytes()
+            }
+            None => self.buf,
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return None;
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+async fn run(
+    session: &Session,
+    req: &Exec<'_>,
+    login_user: Option<&str>,
+) -> Result<Output, RunError> {
+    let plan = make_plan(req, login_user);
+    let password = req
+        .become_as
+        .and_then(|b| b.password.as_deref())
+        .filter(|_| plan.prompt.is_some());
+    let want_stdin = req.stdin.is_some() || password.is_some();
+
+    let mut cmd = session.raw_command(&plan.command);
+    cmd.stdin(if want_stdin {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = match cmd.spawn().await {
+        Ok(c) => c,
+        Err(e) => {
+            let alive = session.check().await.is_ok();
+            let msg = format!("cannot start the command: {}", err_chain(&e));
+            return Err(if !alive || matches!(e, SshError::Disconnected) {
+                RunError::NotStarted(msg)
+            } else {
+                RunError::Failed(msg)
+            });
+        }
+    };
+    let stdin = child.stdin().take();
+    let stdout = child.stdout().take();
+    let stderr = child.stderr().take();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
+    let gated = plan.marker.is_some();
+
+    // Writes stdin concurrently with the readers, so a script that fills its output pipes
+    // before reading all its input cannot deadlock us. Under sudo, nothing is written until
+    // sudo has either asked for the password or started the script: the password must never
+    // end up in the script's input (sudo does not ask when NOPASSWD or its timestamp is fresh).
+    let writer = async move {
+        let mut wrong_password = false;
+        let Some(mut w) = stdin else {
+            return wrong_password;
+        };
+        if gated {
+            let mut answered = false;
+            loop {
+                match rx.recv().await {
+                    Some(Event::Prompt) if !answered => {
+                        let pw = password.unwrap_or_default();
+                        let ok = w.write_all(pw.as_bytes()).await.is_ok()
+                            && w.write_all(b"\n").await.is_ok()
+                            && w.flush().await.is_ok();
+                        if !ok {
+                            return wrong_password;
+                        }
+                        answered = true;
+                    }
+                    Some(Event::Prompt) => {
+                        // Asked again: the password was wrong. Closing stdin makes sudo give up.
+                        wrong_password = true;
+                        return wrong_password;
+                    }
+                    Some(Event::Ready) => break,
+                    None => return wrong_password,
+                }
+            }
+        }
+        if let Some(data) = req.stdin {
+            // The script may exit without reading everything: EPIPE is fine.
+            let _ = w.write_all(data).await;
+            let _ = w.flush().await;
+        }
+        let _ = w.shutdown().await;
+        wrong_password
+    };
+    let out_reader = async move {
+        let mut buf = Vec::new();
+        if let Some(mut r) = stdout {
+            r.read_to_end(&mut buf).await.map(|_| buf)
+        } else {
+            Ok(buf)
+        }
+    };
+    let marker = plan.marker.clone();
+    let prompt = plan.prompt.clone();
+    let err_reader = async move {
+        let mut scanner = marker
+            .as_deref()
+            .map(|m| Scanner::new(m, prompt.as_deref()));
+        let mut plain = Vec::new();
+        let mut chunk = vec![0u8; 16 * 1024];
+        let mut result = Ok(());
+        if let Some(mut r) = stderr {
+            loop {
+                match r.read(&mut chunk).await {
+                    Ok(0) => break,
+                    Ok(n) => match scanner.as_mut() {
+                        Some(s) if !s.ready => {
+                            for ev in s.feed(&chunk[..n]) {
+                                let _ = tx.send(ev);
+                            }
+                        }
+                        Some(s) => s.buf.extend_from_slice(&chunk[..n]),
+                        None => plain.extend_from_slice(&chunk[..n]),
+                    },
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+        }
+        drop(tx);
+        let ready = scanner.as_ref().is_none_or(|s| s.ready);
+        let prompts = scanner.as_ref().map_or(0, |s| s.prompts);
+        let bytes = match scanner {
+            Some(s) => s.into_stderr(),
+            None => plain,
+        };
+        result.map(|()| (bytes, ready, prompts))
+    };
+    let (wrong_password, out, err) = tokio::join!(writer, out_reader, err_reader);
+
+    let mut note = None;
+    let rc = match child.wait().await {
+        Ok(status) => status.code().unwrap_or(-1),
+        // openssh reports exit status 127 as an error; for us it is just a status.
+        Err(SshError::Remote(e)) if e.kind() == io::ErrorKind::NotFound => 127,
+        Err(e) => {
+            if session.check().await.is_err() {
+                return Err(RunError::Lost(format!(
+                    "the ssh connection was lost while the command ran (it may have partly \
+                     run): {}",
+                    err_chain(&e)
+                )));
+            }
+            if matches!(e, SshError::RemoteProcessTerminated) {
+                // ssh's mux protocol gives no signal number.
+                note = Some("remote process ended without an exit status (killed by a signal?)");
+                -1
+            } else {
+                return Err(RunError::Failed(format!(
+                    "running the command over ssh: {}",
+                    err_chain(&e)
+                )));
+            }
+        }
+    };
+    let stdout = out.map_err(|e| RunError::Failed(format!("reading remote stdout: {e}")))?;
+    let (mut stderr, ready, prompts) =
+        err.map_err(|e| RunError::Failed(format!("reading remote stderr: {e}")))?;
+    if let Some(n) = note {
+        if !stderr.is_empty() && !stderr.ends_with(b"\n") {
+            stderr.push(b'\n');
+        }
+        stderr.extend_from_slice(n.as_bytes());
+        stderr.push(b'\n');
+    }
+    if !ready {
+        let user = plan.become_user.as_deref().unwrap_or("?");
+        let said = tidy_ssh_text(&String::from_utf8_lossy(&stderr), 6);
+        if wrong_password || prompts > 1 {
+            return Err(RunError::Failed(format!(
+                "become {user}: incorrect sudo password ({said})"
+            )));
+        }
+        return Err(RunError::Failed(
+            if said.contains("a password is required") {
+                format!(
+                    "become {user}: sudo needs a password; set ansible_become_password or use \
+                 --ask-become-pass ({said})"
+                )
+            } else {
+                format!("become {user}: sudo failed with status {rc} ({said})")
+            },
+        ));
+    }
+    Ok(Output { rc, stdout, stderr })
+}
+
+fn err_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn vars(v: Value) -> Map<String, Value> {
+        v.as_object().expect("object").clone()
+    }
+
+    #[test]
+    fn params_from_vars() {
+        let p = SshParams::from_vars(
+            "web1",
+            &vars(json!({
+                "ansible_host": "10.0.0.5",
+                "ansible_port": 2222,
+                "ansible_user": "deploy",
+                "ansible_ssh_private_key_file": "/keys/id",
+                "ansible_ssh_common_args": "-o ProxyCommand='ssh -W %h:%p bastion' -o Compression=yes",
+                "ansible_ssh_extra_args": "-o ForwardAgent=yes",
+                "ansible_timeout": "3",
+            })),
+            false,
+        );
+        assert_eq!(p.host, "web1");
+        assert_eq!(p.address, "10.0.0.5");
+        assert_eq!(p.port, Some(2222));
+        assert_eq!(p.user.as_deref(), Some("deploy"));
+        assert_eq!(p.private_key, Some(PathBuf::from("/keys/id")));
+        assert_eq!(
+            p.common_args,
+            [
+                "-o",
+                "ProxyCommand=ssh -W %h:%p bastion",
+                "-o",
+                "Compression=yes",
+                "-o",
+                "ForwardAgent=yes"
+            ]
+        );
+        assert_eq!(p.connect_timeout, Duration::from_secs(3));
+        assert_eq!(p.describe(), "ssh deploy@10.0.0.5:2222");
+
+        let p = SshParams::from_vars(
+            "db1",
+            &vars(
+                json!({"ansible_ssh_host": "::1", "ansible_ssh_port": "22", "ansible_port": "x"}),
+            ),
+            true,
+        );
+        assert_eq!(p.address, "::1");
+        assert_eq!(
+            p.port, None,
+            "a bad ansible_port wins the lookup and is ignored"
+        );
+        assert_eq!(p.describe(), "ssh [::1]");
+        assert_eq!(p.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
+
+        let p = SshParams::from_vars("plain", &Map::new(), false);
+        assert_eq!(p.address, "plain");
+        assert_eq!(p.describe(), "ssh plain");
+        assert!(p.common_args.is_empty());
+    }
+
+    #[test]
+    fn master_args_order() {
+        let mut p = SshParams::from_vars(
+            "h",
+            &vars(json!({"ansible_port": 22000, "ansible_user": "root",
+                         "ansible_ssh_common_args": "-o StrictHostKeyChecking=yes"})),
+            false,
+        );
+        let args = |p: &SshParams| -> Vec<String> {
+            p.master_args(Path::new("/t/1.s"), Path::new("/t/1.log"))
+                .into_iter()
+                .map(|s| s.into_string().unwrap())
+                .collect()
+        };
+        let a = args(&p);
+        assert_eq!(
+            &a[..9],
+            [
+                "-E",
+                "/t/1.log",
+                "-S",
+                "/t/1.s",
+                "-M",
+                "-f",
+                "-N",
+                "-o",
+                "BatchMode=yes"
+            ]
+        );
+        assert_eq!(a.last().map(String::as_str), Some("h"));
+        assert!(a.windows(2).any(|w| w == ["-p", "22000"]));
+        assert!(a.windows(2).any(|w| w == ["-l", "root"]));
+        // ssh keeps the first value: accept-new must come before the inventory's args
+        p.accept_new_host_keys = true;
+        let a = args(&p);
+        let first = a
+            .iter()
+            .position(|s| s.starts_with("StrictHostKeyChecking="))
+            .unwrap();
+        assert_eq!(a[first], "StrictHostKeyChecking=accept-new");
+    }
+
+    #[test]
+    fn become_plan_keeps_password_out_of_argv() {
+        let b = Become {
+            user: "postgres".into(),
+            password: Some("s3cret-Pw".into()),
+        };
+        let env = vec![("A".to_string(), "1".to_string())];
+        let req = Exec {
+            script: "echo hi",
+            become_as: Some(&b),
+            env: &env,
+            ..Default::default()
+        };
+        let p = make_plan(&req, Some("root"));
+        assert!(!p.command.contains("s3cret"));
+        assert!(p.command.starts_with("sudo -H -S -p '[tbuddy become "));
+        assert!(p.command.contains(" -u postgres sh -c "));
+        assert!(p.command.contains("export A=1; echo hi"));
+        let prompt = p.prompt.unwrap();
+        assert!(!prompt.contains('%'), "sudo expands % escapes in prompts");
+
+        let b = Become {
+            user: "root".into(),
+            password: None,
+        };
+        let req = Exec {
+            script: "id",
+            become_as: Some(&b),
+            ..Default::default()
+        };
+        let p = make_plan(&req, Some("deploy"));
+        assert!(p.command.starts_with("sudo -H -n -u root sh -c "));
+        assert!(p.marker.is_some() && p.prompt.is_none());
+        // already that user: no sudo at all
+        let p = make_plan(&req, Some("root"));
+        assert_eq!(p.command, "sh -c id");
+        assert!(p.marker.is_none());
+    }
+
+    #[test]
+    fn scanner_handles_split_prompt_and_marker() {
+        let mut s = Scanner::new("MARK", Some("[p] pw: "));
+        assert_eq!(s.feed(b"sudo: unable to resolve host x\nlecture [p] p"), []);
+        assert_eq!(s.feed(b"w: "), [Event::Prompt]);
+        assert_eq!(s.feed(b"\nMA"), []);
+        assert_eq!(s.feed(b"RK\nreal stderr\n"), [Event::Ready]);
+        assert!(s.ready);
+        s.buf.extend_from_slice(b"more\n");
+        assert_eq!(s.into_stderr(), b"real stderr\nmore\n");
+
+        // wrong password: two prompts, no marker; prompts are removed from the report
+        let mut s = Scanner::new("MARK", Some("[p] pw: "));
+        assert_eq!(
+            s.feed(b"[p] pw: Sorry, try again.\n[p] pw: "),
+            [Event::Prompt, Event::Prompt]
+        );
+        s.feed(b"sudo: 1 incorrect password attempt\n");
+        assert!(!s.ready);
+        assert_eq!(
+            String::from_utf8(s.into_stderr()).unwrap(),
+            "Sorry, try again.\nsudo: 1 incorrect password attempt\n"
+        );
+
+        // no password needed: the marker comes first
+        let mut s = Scanner::new("MARK", Some("[p] pw: "));
+        assert_eq!(s.feed(b"MARK\n[p] pw: from the script\n"), [Event::Ready]);
+        assert_eq!(s.into_stderr(), b"[p] pw: from the script\n");
+    }
+
+    #[test]
+    fn ssh_text_is_tidied() {
+        let t = "Warning: Permanently added '[h]:1' (ED25519) to the list of known hosts.\r\n\
+                 root@h: Permission denied (publickey).\r\n";
+        assert_eq!(
+            tidy_ssh_text(t, 5),
+            "root@h: Permission denied (publickey)."
+        );
+    }
+
+    // ---- against a real sshd (see /work/shared/testhosts/up-sshd.sh) ------------------
+    //
+    // TBUDDY_SSH_TEST_HOST=127.0.0.11 TBUDDY_SSH_TEST_PORT=22000 TBUDDY_SSH_TEST_USER=root \
+    // TBUDDY_SSH_TEST_KEY=/tmp/th-sshd/id_ed25519 TBUDDY_SSH_TEST_KNOWN_HOSTS=/tmp/th-sshd/known_hosts \
+    //   cargo test connection::ssh -- --ignored --nocapture --test-threads=1
+    //
+    // Optional: TBUDDY_SSH_TEST_UNPRIV_USER (default th-deploy), a login user without sudo
+    // rights that the same key can log in as.
+
+    fn env(name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|s| !s.is_empty())
+    }
+
+    fn test_params() -> Option<SshParams> {
+        let host = env("TBUDDY_SSH_TEST_HOST")?;
+        let mut v = Map::new();
+        v.insert("ansible_host".into(), host.into());
+        if let Some(port) = env("TBUDDY_SSH_TEST_PORT") {
+            v.insert("ansible_port".into(), port.into());
+        }
+        if let Some(user) = env("TBUDDY_SSH_TEST_USER") {
+            v.insert("ansible_user".into(), user.into());
+        }
+        if let Some(key) = env("TBUDDY_SSH_TEST_KEY") {
+            v.insert("ansible_ssh_private_key_file".into(), key.into());
+        }
+        if let Some(kh) = env("TBUDDY_SSH_TEST_KNOWN_HOSTS") {
+            v.insert(
+                "ansible_ssh_common_args".into(),
+                format!("-o UserKnownHostsFile={kh} -o GlobalKnownHostsFile=/dev/null").into(),
+            );
+        }
+        Some(SshParams::from_vars("th-test", &v, false))
+    }
+
+    macro_rules! params_or_skip {
+        () => {
+            match test_params() {
+                Some(p) => p,
+                None if std::env::var("CI").as_deref() == Ok("true") => {
+                    panic!("TBUDDY_SSH_TEST_HOST is not set: start tests/hosts/sshd-up.sh")
+                }
+                None => {
+                    eprintln!("NOT RUN: TBUDDY_SSH_TEST_HOST is not set");
+                    return;
+                }
+            }
+        };
+    }
+
+    fn sh(c: &mut SshConnection, script: &str) -> Output {
+        c.exec(&Exec {
+            script,
+            ..Default::default()
+        })
+        .unwrap_or_else(|e| panic!("{script}: {e}"))
+    }
+
+    fn unpriv_user() -> String {
+        env("TBUDDY_SSH_TEST_UNPRIV_USER").unwrap_or_else(|| "th-deploy".into())
+    }
+
+    fn pseudo_random(n: usize) -> Vec<u8> {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect()
+    }
+
+    fn sha1_hex(data: &[u8]) -> String {
+        use sha1::{Digest, Sha1};
+        Sha1::digest(data)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// PIDs of `ssh` processes whose command line mentions `needle` (our master).
+    fn ssh_pids_with(needle: &Path) -> Vec<i32> {
+        let needle = needle.as_os_str().as_encoded_bytes();
+        let mut pids = Vec::new();
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
+                continue;
+            };
+            let mut parts = cmdline.split(|b| *b == 0);
+            if parts.next() == Some(b"ssh") && parts.any(|a| a == needle) {
+                pids.push(pid);
+            }
+        }
+        pids
+    }
+
+    #[test]
+    #[ignore = "needs a test sshd: set TBUDDY_SSH_TEST_HOST etc."]
+    fn real_run_command_and_env() {
+        let p = params_or_skip!();
+        let mut c = SshConnection::new(p);
+        let env = vec![
+            ("GREETING".to_string(), "it's a \"b\" $HOME".to_string()),
+            ("EMPTY".to_string(), String::new()),
+        ];
+        let out = c
+            .exec(&Exec {
+                script: "printf '%s|%s|' \"$GREETING\" \"$EMPTY\"; echo err >&2; pwd >/dev/null",
+                env: &env,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(out.rc, 0);
+        assert_eq!(out.stdout_str(), "it's a \"b\" $HOME||");
+        assert_eq!(out.stderr_str(), "err\n");
+        assert!(c.describe().starts_with("ssh "));
+        // the shell is POSIX sh, whatever the login shell is
+        let out = sh(
+            &mut c,
+            "echo $((6*7)); [ -n \"${BASH_VERSION:-}\" ] && echo bash || echo sh",
+        );
+        assert_eq!(out.stdout_str(), "42\nsh\n");
+    }
+
+    #[test]
+    #[ignore = "needs a test sshd: set TBUDDY_SSH_TEST_HOST etc."]
+    fn real_stdin_20mb_round_trips() {
+        let p = params_or_skip!();
+        let mut c = SshConnection::new(p);
+        let data = pseudo_random(20 * 1024 * 1024);
+        let want = sha1_hex(&data);
+        let t = Instant::now();
+        let out = c
+            .exec(&Exec {
+                script: "cat",
+                stdin: Some(&data),
+                ..Default::default()
+            })
+            .unwrap();
+        eprintln!("20 MiB through cat (in + out): {:?}", t.elapsed());
+        assert_eq!(out.rc, 0);
+        assert_eq!(out.stdout.len(), data.len());
+        assert_eq!(sha1_hex(&out.stdout), want);
+
+        let t = Instant::now();
+        let out = c
+            .exec(&Exec {
+                script: "sha1sum",
+                stdin: Some(&data),
+                ..Default::default()
+            })
+            .unwrap();
+        eprintln!("20 MiB into sha1sum: {:?}", t.elapsed());
+        assert_eq!(&out.stdout_str()[..40], want);
+
+        // writes 4 MiB of output before reading any input: must not deadlock
+        let out = c
+            .exec(&Exec {
+                script: "head -c 4194304 /dev/zero; wc -c",
+                stdin: Some(&data),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(out.stdout.len(), 4194304 + "20971520\n".len());
+        assert!(out.stdout.ends_with(b"20971520\n"));
+
+        // a script that ignores its input still finishes
+        let out = c
+            .exec(&Exec {
+                script: "echo done",
+                stdin: Some(&data),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(out.stdout_str(), "done\n");
+    }
+
+    #[test]
+    #[ignore = "needs a test sshd: set TBUDDY_SSH_TEST_HOST etc."]
+    fn real_exit_status_passes_through() {
+        let p = params_or_skip!();
+        let mut c = SshConnection::new(p);
+        assert_eq!(sh(&mut c, "exit 3").rc, 3);
+        assert_eq!(sh(&mut c, "false").rc, 1);
+        assert_eq!(sh(&mut c, "exit 255").rc, 255);
+        assert_eq!(sh(&mut c, "exit 127").rc, 127);
+        let out = sh(&mut c, "no-such-command-tbuddy");
+        assert_eq!(out.rc, 127);
+        assert!(
+            out.stderr_str().contains("not found"),
+            "{}",
+            out.stderr_str()
+        );
+        let out = sh(&mut c, "echo before; kill -9 $$");
+        eprintln!(
+            "killed by a signal: rc={} stderr={:?}",
+            out.rc,
+            out.stderr_str()
+        );
+        assert_ne!(out.rc, 0);
+        assert_eq!(out.stdout_str(), "before\n");
+        // the connection is still good afterwards
+        assert_eq!(sh(&mut c, "true").rc, 0);
+    }
+
+    #[test]
+    #[ignore = "needs a test sshd: set TBUDDY_SSH_TEST_HOST etc."]
+    fn real_become_without_password() {
+        let p = params_or_skip!();
+        if p.user.as_deref() != Some("root") {
+            eprintln!("skipped: needs TBUDDY_SSH_TEST_USER=root");
+            return;
+        }
+        let unpriv = unpriv_user();
+        let mut c = SshConnection::new(p.clone());
+        let to_unpriv = Become {
+            user: unpriv.clone(),
+            password: None,
+        };
+        let out = c
+            .exec(&Exec {
+                script: "id -un; echo to-stderr >&2; exit 4",
+                become_as: Some(&to_unpriv),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(out.stdout_str(), format!("{unpriv}\n"));
+        assert_eq!(
+            out.stderr_str(),
+            "to-stderr\n",
+            "sudo noise must be stripped"
+        );
+        assert_eq!(out.rc, 4);
+        // and back
+        assert_eq!(sh(&mut c, "id -un").stdout_str(), "root\n");
+
+        // stdin under become, and a password that sudo does not ask for (root needs none)
+        // must never reach the script's input
+        let data = pseudo_random(3 * 1024 * 1024 + 7);
+        let with_pw = Become {
+            user: unpriv.clone(),
+            password: Some("never-sent-pw".into()),
+        };
+        for b in [&to_unpriv, &with_pw] {
+            let out = c
+                .exec(&Exec {
+                    script: "cat",
+                    stdin: Some(&data),
+                    become_as: Some(b),
+                    ..Default::default()
+                })
+                .unwrap();
+            assert_eq!(out.rc, 0);
+            assert_eq!(sha1_hex(&out.stdout), sha1_hex(&data));
+            assert!(!out.stderr_str().contains("never-sent-pw"));
+        }
+        // become with environment
+        let env = vec![("X".to_string(), "y z".to_string())];
+        let out = c
+            .exec(&Exec {
+                script: "echo \"$X\"; id -un",
+                become_as: Some(&to_unpriv),
+                env: &env,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(out.stdout_str(), format!("y z\n{unpriv}\n"));
+
+        // a user without sudo rights: a clear error, not a module failure
+        let mut up = p;
+        up.user = Some(unpriv.clone());
+        let mut c = SshConnection::new(up);
+        let err = c
+            .exec(&Exec {
+                script: "id -un",
+                become_as: Some(&Become {
+                    user: "root".into(),
+                    password: None,
+                }),
+                ..Default::default()
+            })
+            .unwrap_err();
+        eprintln!("{err}");
+        assert!(matches!(err, ConnError::Failed(_)), "{err}");
+        assert!(err.to_string().contains("become root"), "{err}");
+    }
+
+    #[test]
+    #[ignore = "needs a test sshd: set TBUDDY_SSH_TEST_HOST etc."]
+    fn real_become_with_password() {
+        let p = params_or_skip!();
+        if p.user.as_deref() != Some("root") {
+            eprintln!("skipped: needs TBUDDY_SSH_TEST_USER=root");
+            return;
+        }
+        let unpriv = unpriv_user();
+        let mut root = SshConnection::new(p.clone());
+        // only on hosts whose /etc is private (up-sshd.sh's default mount isolation)
+        if sh(&mut root, "test -f /etc/th-hostname").rc != 0 {
+            eprintln!("skipped: /etc of the test host is not private (TH_ISOLATE=none)");
+            return;
+        }
+        let pw = "Pw for test'1";
+        let setup = format!(
+            "printf '%s:%s\\n' {u} {pw} | chpasswd && echo '{u} ALL=(ALL) ALL' >/etc/sudoers.d/tbuddy-test && chmod 440 /etc/sudoers.d/tbuddy-test",
+            u = unpriv,
+            pw = sh_quote(pw)
+        );
+        assert_eq!(sh(&mut root, &setup).rc, 0);
+
+        let mut up = p;
+        up.user = Some(unpriv.clone());
+        let mut c = SshConnection::new(up);
+        let good = Become {
+            user: "root".into(),
+            password: Some(pw.into()),
+        };
+        let data = pseudo_random(1024 * 1024);
+        let t = Instant::now();
+        let out = c.exec(&Exec {
+            script: "id -un; cat | sha1sum; echo e >&2",
+            stdin: Some(&data),
+            become_as: Some(&good),
+            ..Default::default()
+        });
+        eprintln!("become with password: {:?}", t.elapsed());
+        let out = out.unwrap();
+        assert_eq!(out.stdout_str(), format!("root\n{}  -\n", sha1_hex(&data)));
+        assert_eq!(out.stderr_str(), "e\n");
+
+        let bad = Become {
+            user: "root".into(),
+            password: Some("wrong".into()),
+        };
+        let t = Instant::now();
+        let err = c
+            .exec(&Exec {
+                script: "id -un",
+                become_as: Some(&bad),
+                ..Default::default()
+            })
+            .unwrap_err();
+        eprintln!("wrong password after {:?}: {err}", t.elapsed());
+        assert!(err.to_string().contains("incorrect sudo password"), "{err}");
+        assert!(!err.to_string().contains("wrong"), "password leaked: {err}");
+
+        let none = Become {
+            user: "root".into(),
+            password: None,
+        };
+        let err = c
+            .exec(&Exec {
+                script: "id -un",
+                become_as: Some(&none),
+                ..Default::default()
+            })
+            .unwrap_err();
+        eprintln!("{err}");
+        assert!(err.to_string().contains("needs a password"), "{err}");
+
+        let cleanup = format!("rm -f /etc/sudoers.d/tbuddy-test && usermod -p '!' {unpriv}");
+        assert_eq!(sh(&mut root, &cleanup).rc, 0);
+    }
+
+    #[test]
+    #[ignore = "needs a test sshd: set TBUDDY_SSH_TEST_HOST etc."]
+    fn real_unknown_and_changed_host_keys() {
+        let mut p = params_or_skip!();
+        let dir = tempfile::tempdir().unwrap();
+        let kh = dir.path().join("known_hosts");
+        std::fs::write(&kh, "").unwrap();
+        p.common_args = vec![
+            "-o".into(),
+            format!("UserKnownHostsFile={}", kh.display()),
+            "-o".into(),
+            "GlobalKnownHostsFile=/dev/null".into(),
+        ];
+        let err = SshConnection::new(p.clone())
+            .exec(&Exec {
+                script: "true",
+                ..Default::default()
+            })
+            .unwrap_err();
+        eprintln!("{err}");
+        assert!(matches!(err, ConnError::Unreachable(_)));
+        let msg = err.to_string();
+        assert!(msg.contains("th-test"), "{msg}");
+        assert!(msg.contains("not in known_hosts"), "{msg}");
+        assert!(msg.contains("--accept-new-host-keys"), "{msg}");
+
+        // the explicit option accepts and records it
+        p.accept_new_host_keys = true;
+        let mut c = SshConnection::new(p.clone());
+        assert_eq!(sh(&mut c, "true").rc, 0);
+        drop(c);
+        let recorded = std::fs::read_to_string(&kh).unwrap();
+        assert!(recorded.contains("ssh-ed25519"), "{recorded}");
+
+        // a changed key is refused even with accept-new
+        let k = dir.path().join("other");
+        let st = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&k)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let other = std::fs::read_to_string(k.with_extension("pub")).unwrap();
+        let key: Vec<&str> = other.split_whitespace().take(2).collect();
+        let name = match p.port {
+            Some(port) if port != 22 => format!("[{}]:{port}", p.address),
+            _ => p.address.clone(),
+        };
+        std::fs::write(&kh, format!("{name} {} {}\n", key[0], key[1])).unwrap();
+        let err = SshConnection::new(p)
+            .exec(&Exec {
+                script: "true",
+                ..Default::default()
+            })
+            .unwrap_err();
+        eprintln!("{err}");
+        assert!(err.to_string().contains("CHANGED"), "{err}");
+    }
+
+    #[test]
+    #[ignore = "needs a test sshd: set TBUDDY_SSH_TEST_HOST etc."]
+    fn real_unreachable_within_timeout() {
+        let mut p = params_or_skip!();
+        p.port = Some(1);
+        p.connect_timeout = Duration::from_secs(2);
+        let t = Instant::now();
+        let err = SshConnection::new(p.clone())
+            .exec(&Exec {
+                script: "true",
+                ..Default::default()
+            })
+            .unwrap_err();
+        eprintln!("closed port after {:?}: {err}", t.elapsed());
+        assert!(matches!(err, ConnError::Unreachable(_)));
+        assert!(err.to_string().contains("refused"), "{err}");
+
+        // a server that accepts but never speaks: ConnectTimeout covers the banner exchange
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        p.address = "127.0.0.1".into();
+        p.port = Some(silent.local_addr().unwrap().port());
+        let holder = std::thread::spawn(move || {
+            let (sock, _) = silent.accept().unwrap();
+            std::thread::sleep(Duration::from_secs(4));
+            drop(sock);
+        });
+        let t = Instant::now();
+        let err = SshConnection::new(p.clone())
+            .exec(&Exec {
+                script: "true",
+                ..Default::default()
+            })
+            .unwrap_err();
+        let took = t.elapsed();
+        eprintln!("silent server after {took:?}: {err}");
+        assert!(matches!(err, ConnError::Unreachable(_)));
+        assert!(took < Duration::from_secs(4), "{took:?}");
+        holder.join().unwrap();
+
+        // a server that sends a banner and then stalls: our overall limit (3 x + 5 s) ends it
+        let stall = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        p.port = Some(stall.local_addr().unwrap().port());
+        p.connect_timeout = Duration::from_secs(1);
+        let holder = std::thread::spawn(move || {
+            use std::io::Write;
+            let (mut sock, _) = stall.accept().unwrap();
+            sock.write_all(b"SSH-2.0-OpenSSH_9.2p1 stalled\r\n")
+                .unwrap();
+            std::thread::sleep(Duration::from_secs(12));
+            drop(sock);
+        });
+        let t = Instant::now();
+        let err = SshConnection::new(p)
+            .exec(&Exec {
+                script: "true",
+                ..Default::default()
+            })
+            .unwrap_err();
+        let took = t.elapsed();
+        eprintln!("stalled server after {took:?}: {err}");
+        assert!(matches!(err, ConnError::Unreachable(_)));
+        assert!(took < Duration::from_secs(11), "{took:?}");
+        holder.join().unwrap();
+    }
+
+    #[test]
+    #[ignore = "needs a test sshd: set TBUDDY_SSH_TEST_HOST etc."]
+    fn real_connection_lost_mid_command_and_idle_master() {
+        let mut p = params_or_skip!();
+        let mut c = SshConnection::new(p.clone());
+        assert_eq!(sh(&mut c, "true").rc, 0);
+        let ctl = c.master.as_ref().unwrap().ctl.clone();
+        let pid = ssh_pids_with(&ctl)[0];
+        let killer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(700));
+            std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status()
+                .unwrap();
+        });
+        let t = Instant::now();
+        let err = c
+            .exec(&Exec {
+                script: "sleep 3; echo late",
+                ..Default::default()
+            })
+            .unwrap_err();
+        killer.join().unwrap();
+        eprintln!("master killed mid-command, after {:?}: {err}", t.elapsed());
+        assert!(matches!(err, ConnError::Unreachable(_)), "{err}");
+        assert!(
+            err.to_string().contains("lost while the command ran"),
+            "{err}"
+        );
+        // not retried (it may have partly run), but the next command reconnects
+        assert_eq!(sh(&mut c, "echo ok").stdout_str(), "ok\n");
+
+        // an inventory ControlPersist wins over ours; an idled-out master reconnects quietly
+        p.common_args
+            .extend(["-o".to_string(), "ControlPersist=1".to_string()]);
+        let mut c = SshConnection::new(p);
+        assert_eq!(sh(&mut c, "true").rc, 0);
+        let ctl = c.master.as_ref().unwrap().ctl.clone();
+        std::thread::sleep(Duration::from_millis(2500));
+        assert!(
+            ssh_pids_with(&ctl).is_empty(),
+            "master should have idled out"
+        );
+        assert_eq!(sh(&mut c, "echo back").stdout_str(), "back\n");
+        assert_ne!(c.master.as_ref().unwrap().ctl, ctl);
+    }
+
+    #[test]
+    #[ignore = "needs a test sshd: set TBUDDY_SSH_TEST_HOST etc."]
+    fn real_reconnects_after_master_dies_and_drop_closes() {
+        let p = params_or_skip!();
+        let mut c = SshConnection::new(p);
+        assert_eq!(sh(&mut c, "true").rc, 0);
+        let ctl = c.master.as_ref().unwrap().ctl.clone();
+        let pids = ssh_pids_with(&ctl);
+        assert_eq!(pids.len(), 1, "one master for {}", ctl.display());
+        let st = std::process::Command::new("kill")
+            .args(["-KILL", &pids[0].to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        std::thread::sleep(Duration::from_millis(100));
+        let t = Instant::now();
+        let out = sh(&mut c, "echo again");
+        eprintln!(
+            "exec after SIGKILL of the master (reconnect): {:?}",
+            t.elapsed()
+        );
+        assert_eq!(out.stdout_str(), "again\n");
+        let ctl2 = c.master.as_ref().unwrap().ctl.clone();
+        assert_ne!(ctl, ctl2);
+        let pids2 = ssh_pids_with(&ctl2);
+        assert_eq!(pids2.len(), 1);
+
+        // drop closes the master and removes its socket
+        drop(c);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while !ssh_pids_with(&ctl2).is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            ssh_pids_with(&ctl2).is_empty(),
+            "master still running after drop"
+        );
+        assert!(!ctl2.exists());
+    }
+
+    #[test]
+    #[ignore = "needs a test sshd: set TBUDDY_SSH_TEST_HOST etc."]
+    fn real_latency_and_many_threads() {
+        let p = params_or_skip!();
+        let mut connects = Vec::new();
+        for _ in 0..5 {
+            let mut c = SshConnection::new(p.clone());
+            c.connect().unwrap();
+            connects.push(c.last_connect_time().unwrap());
+        }
+        connects.sort();
+        eprintln!("connect times: {connects:?}");
+
+        let mut c = SshConnection::new(p.clone());
+        c.connect().unwrap();
+        let mut times = Vec::new();
+        let all = Instant::now();
+        for _ in 0..200 {
+            let t = Instant::now();
+            assert_eq!(sh(&mut c, "true").rc, 0);
+            times.push(t.elapsed());
+        }
+        let total = all.elapsed();
+        times.sort();
+        eprintln!(
+            "200 x true over one session: total {total:?}, mean {:?}, p50 {:?}, p95 {:?}, max {:?}",
+            total / 200,
+            times[100],
+            times[190],
+            times[199]
+        );
+
+        // 20 OS threads, one connection each, sharing the runtime
+        let t = Instant::now();
+        let handles: Vec<_> = (0..20)
+            .map(|i| {
+                let p = p.clone();
+                std::thread::spawn(move || {
+                    let mut c = SshConnection::new(p);
+                    for j in 0..10 {
+                        let out = sh(&mut c, &format!("echo {i}-{j}"));
+                        assert_eq!(out.stdout_str(), format!("{i}-{j}\n"));
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        eprintln!("20 threads x (connect + 10 execs): {:?}", t.elapsed());
+    }
+}
