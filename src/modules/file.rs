@@ -346,7 +346,7 @@ impl Action for FileAction {
                     .clone()
                     .unwrap_or_else(|| self.path.clone());
                 let mut dir = std::path::PathBuf::from(&self.path);
-                while dir.starts_with(&root) && dir.as_os_str().len() > root.len() {
+                while dir.starts_with(&root) {
                     let d = dir.to_string_lossy().into_owned();
                     t.set_attrs(
                         &d,

@@ -1,0 +1,2 @@
+# shell profile shipped by the common role
+export EDITOR=vi
