@@ -51,8 +51,74 @@ const RECAP_KEYS: [&str; 7] = [
 const FIXED_ENV: [(&str, &str); 1] = [("CORPUS_GREETING", "hello from the environment")];
 const STEP_TIMEOUT: Duration = Duration::from_secs(180);
 
+/// How the hosts of every case are reached. The cases' inventories say
+/// `ansible_connection=local`; the SSH variants override that with extra vars
+/// (the highest precedence), so every inventory host becomes a login to one
+/// loopback sshd test host that shares /tmp (and so the sandbox) with this machine.
+#[derive(Clone)]
+enum Transport {
+    Local,
+    Ssh { vars: Value, become_: bool },
+}
+
 #[test]
 fn corpus() {
+    run_corpus(&Transport::Local);
+}
+
+#[test]
+#[ignore = "needs sshd test hosts: run tests/run-all.sh"]
+fn corpus_over_ssh_as_root() {
+    if let Some(vars) = ssh_vars("root") {
+        run_corpus(&Transport::Ssh {
+            vars,
+            become_: false,
+        });
+    }
+}
+
+#[test]
+#[ignore = "needs sshd test hosts: run tests/run-all.sh"]
+fn corpus_over_ssh_as_unprivileged_user_with_become() {
+    let user = std::env::var("TBUDDY_SSH_TEST_SUDO_USER").unwrap_or_else(|_| "tbuddy".into());
+    if let Some(vars) = ssh_vars(&user) {
+        run_corpus(&Transport::Ssh {
+            vars,
+            become_: true,
+        });
+    }
+}
+
+/// Connection variables for the sshd test host named by TBUDDY_SSH_TEST_*
+/// (exported by tests/run-all.sh). Missing: a failure under CI, else not run.
+fn ssh_vars(user: &str) -> Option<Value> {
+    let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let (Some(host), Some(port), Some(key), Some(known)) = (
+        get("TBUDDY_SSH_TEST_HOST"),
+        get("TBUDDY_SSH_TEST_PORT"),
+        get("TBUDDY_SSH_TEST_KEY"),
+        get("TBUDDY_SSH_TEST_KNOWN_HOSTS"),
+    ) else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "TBUDDY_SSH_TEST_HOST/PORT/KEY/KNOWN_HOSTS are not set: start tests/hosts/sshd-up.sh (tests/run-all.sh does)"
+        );
+        eprintln!("NOT RUN: TBUDDY_SSH_TEST_HOST is not set (tests/run-all.sh starts sshd test hosts)");
+        return None;
+    };
+    Some(serde_json::json!({
+        "ansible_connection": "ssh",
+        "ansible_host": host,
+        "ansible_port": port.parse::<u16>().expect("TBUDDY_SSH_TEST_PORT is a port number"),
+        "ansible_user": user,
+        "ansible_ssh_private_key_file": key,
+        "ansible_ssh_common_args": format!(
+            "-o UserKnownHostsFile={known} -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes"
+        ),
+    }))
+}
+
+fn run_corpus(transport: &Transport) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
         .join("corpus");
@@ -106,7 +172,7 @@ fn corpus() {
                         break;
                     }
                     let case_dir = root.join(&cases[i]);
-                    let outcome = std::panic::catch_unwind(|| run_case(&case_dir))
+                    let outcome = std::panic::catch_unwind(|| run_case(&case_dir, transport))
                         .unwrap_or_else(|p| Err(format!("  panicked: {}", panic_message(&p))));
                     results.lock().unwrap()[i] = Some(outcome);
                 }
@@ -168,7 +234,7 @@ fn list_cases(root: &Path) -> Vec<String> {
 }
 
 /// Runs the three steps of one case; Err holds a readable report of every difference.
-fn run_case(case_dir: &Path) -> Result<(), String> {
+fn run_case(case_dir: &Path, transport: &Transport) -> Result<(), String> {
     let expected_path = case_dir.join("expected.json");
     let expected: Value = match fs::read_to_string(&expected_path) {
         Ok(text) => serde_json::from_str(&text)
@@ -225,6 +291,13 @@ fn run_case(case_dir: &Path) -> Result<(), String> {
         ];
         if step != "check" {
             args.push("-y".into());
+        }
+        if let Transport::Ssh { vars, become_ } = transport {
+            args.push("-e".into());
+            args.push(vars.to_string());
+            if *become_ {
+                args.push("--become".into());
+            }
         }
         let run = match run_binary(&work, &state, &args) {
             Ok(r) => r,

@@ -31,6 +31,8 @@ export TBUDDY_SSH_TEST_PORT; TBUDDY_SSH_TEST_PORT=$(field ansible_port)
 export TBUDDY_SSH_TEST_USER=root
 export TBUDDY_SSH_TEST_KEY; TBUDDY_SSH_TEST_KEY=$(field ansible_ssh_private_key_file)
 export TBUDDY_SSH_TEST_KNOWN_HOSTS="$TBH_STATE/sshd/known_hosts"
+# A login user with passwordless sudo (the corpus runs over SSH as it with become).
+export TBUDDY_SSH_TEST_SUDO_USER; TBUDDY_SSH_TEST_SUDO_USER=$(field tbuddy_user)
 # A login user whose sudo needs a password: become without one must fail clearly.
 export TBUDDY_SSH_TEST_UNPRIV_USER; TBUDDY_SSH_TEST_UNPRIV_USER=$(field tbuddy_pw_user)
 

@@ -18,6 +18,11 @@ if [ "$ISOLATION" = mount ]; then
     echo "$dir" >"$d/ovl/$n/path"
     mount -t overlay "tbh-$NAME" -o "lowerdir=$dir,upperdir=$d/ovl/$n/upper,workdir=$d/ovl/$n/work" "$dir"
   done
+  # root's shell start-up files as a fresh Debian install has them: the machine's own may
+  # load slow tooling that would add hundreds of ms to every command sent to this host
+  for f in bashrc profile; do
+    [ -f "/usr/share/base-files/dot.$f" ] && cp "/usr/share/base-files/dot.$f" "/root/.$f"
+  done
   hostname "$NAME"
   echo "$NAME" >/etc/hostname
   printf '%s\t%s\n' "$ADDR" "$NAME" >>/etc/hosts
