@@ -12,7 +12,11 @@ pub mod plan;
 pub mod playbook;
 pub mod pyliteral;
 pub mod pyregex;
+pub mod rollback;
 pub mod run;
+pub mod state;
 pub mod template;
+#[cfg(test)]
+pub(crate) mod testsupport;
 pub mod vars;
 pub mod yaml;

@@ -103,7 +103,9 @@ fn ssh_vars(user: &str) -> Option<Value> {
             std::env::var("CI").as_deref() != Ok("true"),
             "TBUDDY_SSH_TEST_HOST/PORT/KEY/KNOWN_HOSTS are not set: start tests/hosts/sshd-up.sh (tests/run-all.sh does)"
         );
-        eprintln!("NOT RUN: TBUDDY_SSH_TEST_HOST is not set (tests/run-all.sh starts sshd test hosts)");
+        eprintln!(
+            "NOT RUN: TBUDDY_SSH_TEST_HOST is not set (tests/run-all.sh starts sshd test hosts)"
+        );
         return None;
     };
     Some(serde_json::json!({

@@ -3,10 +3,15 @@
 mod apply;
 mod check_syntax;
 mod doc;
+mod force_unlock;
 mod inventory;
 mod plan;
 mod prompt;
+mod rollback;
 mod run_args;
+mod runs;
+mod saved_plan;
+mod store;
 
 use clap::{Parser, Subcommand};
 
@@ -44,6 +49,14 @@ pub enum Command {
     Inventory(inventory::InventoryArgs),
     /// Describe the built-in modules and their arguments.
     Doc(doc::DocArgs),
+    /// List recorded runs, newest first.
+    Runs(runs::RunsArgs),
+    /// Show one recorded run: per host and task, with diffs and the undo journal.
+    Show(runs::ShowArgs),
+    /// Undo a recorded run from its journal (refuses where hosts drifted since).
+    Rollback(rollback::RollbackArgs),
+    /// Break the run lock of an inventory whose holder is gone.
+    ForceUnlock(force_unlock::ForceUnlockArgs),
 }
 
 /// An error that ends the command with a message and an exit code.
@@ -75,5 +88,9 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
         Command::CheckSyntax(a) => check_syntax::exec(a),
         Command::Inventory(a) => inventory::exec(a),
         Command::Doc(a) => doc::exec(a),
+        Command::Runs(a) => runs::exec_runs(a),
+        Command::Show(a) => runs::exec_show(a),
+        Command::Rollback(a) => rollback::exec(a),
+        Command::ForceUnlock(a) => force_unlock::exec(a),
     }
 }

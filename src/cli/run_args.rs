@@ -111,6 +111,8 @@ impl RunArgs {
             become_user_default: self.become_user.clone(),
             remote_user: self.user.clone(),
             accept_new_host_keys: self.accept_new_host_keys,
+            recorder: None,
+            fingerprint: false,
         })
     }
 

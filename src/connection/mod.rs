@@ -2,9 +2,11 @@
 //! connection only needs to run a script (with optional stdin) and say how it ended.
 
 mod local;
+mod spec;
 mod ssh;
 
 pub use local::LocalConnection;
+pub use spec::{ConnSpec, SSH_VARS};
 pub use ssh::{DEFAULT_CONNECT_TIMEOUT, SshConnection, SshParams};
 
 use std::fmt;

@@ -122,6 +122,22 @@ impl Inventory {
 /// `NAME` means `<project>/inventory/NAME.yml|.yaml|.ini` or the file or
 /// directory `<project>/inventory/NAME`; otherwise `spec` is a path, taken
 /// from the working directory or else the project. On failure, the paths tried.
+impl Inventory {
+    /// A stable name for the inventory `spec` names, as the state store keys
+    /// runs, locks and pending handlers: the source's canonical path, `local`
+    /// for the built-in one, or the inline host list.
+    pub fn key(spec: &str, project_dir: &Path) -> String {
+        match resolve(spec, project_dir) {
+            Ok(path) => std::fs::canonicalize(&path)
+                .unwrap_or(path)
+                .display()
+                .to_string(),
+            Err(_) if spec == "local" => "local".to_string(),
+            Err(_) => format!("hosts:{spec}"),
+        }
+    }
+}
+
 fn resolve(spec: &str, project_dir: &Path) -> Result<PathBuf, Vec<PathBuf>> {
     let mut candidates = Vec::new();
     let is_name = !spec.is_empty() && !spec.contains('/') && spec != "." && spec != "..";

@@ -190,7 +190,9 @@ impl FileAction {
 
 impl Action for FileAction {
     fn observe(&mut self, t: &mut Target<'_>) -> ModResult<()> {
-        let st = t.stat(&self.path, false)?;
+        // What a removal or a replacement by a link destroys is kept for undo.
+        let keep_content = matches!(self.want, Some(Want::Absent) | Some(Want::Link));
+        let st = t.stat(&self.path, keep_content)?;
         if st.kind == FileKind::Directory && self.recurse && self.want != Some(Want::Absent) {
             self.recurse_differs = recursive_differs(t, &self.path, &self.attrs)?;
         }
@@ -265,7 +267,14 @@ impl Action for FileAction {
                         } else {
                             ch.describe()
                         };
-                        self.change(format!("set {what} on {path}"), prior())
+                        let undo = if self.recurse_differs {
+                            Undo::Irreversible(format!(
+                                "the prior attributes of what is below {path} are not recorded"
+                            ))
+                        } else {
+                            prior()
+                        };
+                        self.change(format!("set {what} on {path}"), undo)
                     }
                 }
                 _ => {

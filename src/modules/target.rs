@@ -14,7 +14,13 @@ pub struct Target<'a> {
     pub env: Vec<(String, String)>,
     /// In a plan: states earlier planned changes will leave, seen instead of the host's.
     pub planned: Option<&'a Planned>,
+    /// In a plan being saved: the fingerprint of every path state observed on
+    /// the host, so that applying the saved plan can tell whether it drifted.
+    pub seen: Option<&'a mut Observed>,
 }
+
+/// Path → fingerprint of its observed state.
+pub type Observed = std::collections::BTreeMap<String, String>;
 
 /// Predicted path states of planned (not yet made) changes on one host.
 pub type Planned = std::collections::HashMap<String, FileState>;
@@ -103,6 +109,31 @@ impl FileState {
 
     pub fn exists(&self) -> bool {
         self.kind != FileKind::Absent
+    }
+
+    /// What identifies this state for drift checks (not the access times).
+    pub fn fingerprint(&self) -> String {
+        match self.kind {
+            FileKind::Absent => "absent".into(),
+            FileKind::Link => format!(
+                "link -> {} {}:{}",
+                self.link_target.as_deref().unwrap_or(""),
+                self.owner,
+                self.group
+            ),
+            kind => format!(
+                "{} {:04o} {}:{} {}",
+                match kind {
+                    FileKind::File => "file",
+                    FileKind::Directory => "dir",
+                    _ => "other",
+                },
+                self.mode,
+                self.owner,
+                self.group,
+                self.sha1.as_deref().unwrap_or("-")
+            ),
+        }
     }
 
     pub fn content_str(&self) -> String {
@@ -195,8 +226,13 @@ echo
 {read}"#
         );
         let out = self.run_ok(&script, None)?;
-        parse_stat(&out.stdout, content)
-            .ok_or_else(|| ModuleError::new(format!("could not read the state of {path}")))
+        let st = parse_stat(&out.stdout, content)
+            .ok_or_else(|| ModuleError::new(format!("could not read the state of {path}")))?;
+        if let Some(seen) = self.seen.as_deref_mut() {
+            seen.entry(path.to_string())
+                .or_insert_with(|| st.fingerprint());
+        }
+        Ok(st)
     }
 
     /// Writes `data` to `path` atomically: a temp file in the same directory,

@@ -1,6 +1,8 @@
 //! A plan is data: the steps a run would take on each host, in order, with
 //! the exact change each one makes and what it would replace.
 
+pub mod saved;
+
 use crate::modules::{Change, TextDiff, Undo};
 use serde::Serialize;
 
@@ -78,7 +80,11 @@ impl Plan {
             out.push_str(&format!("{host}:\n"));
             for s in steps {
                 let mark = if s.predictable { "~" } else { "!" };
-                out.push_str(&format!("  {mark} {}  ({})\n", s.summary, s.task));
+                let undo = match &s.undo {
+                    Undo::Irreversible(why) => format!("  [irreversible: {why}]"),
+                    _ => String::new(),
+                };
+                out.push_str(&format!("  {mark} {}  ({}){undo}\n", s.summary, s.task));
             }
         }
         out.push_str(&self.summary());

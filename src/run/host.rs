@@ -3,23 +3,8 @@
 
 use super::RunOptions;
 use super::lockstep::Batch;
-use crate::connection::{Connection, LocalConnection, SshConnection, SshParams};
+use crate::connection::{ConnSpec, Connection, LocalConnection};
 
-/// Inventory variables that shape an SSH connection.
-const SSH_VARS: &[&str] = &[
-    "ansible_host",
-    "ansible_ssh_host",
-    "ansible_port",
-    "ansible_ssh_port",
-    "ansible_user",
-    "ansible_ssh_user",
-    "ansible_ssh_private_key_file",
-    "ansible_private_key_file",
-    "ansible_ssh_common_args",
-    "ansible_ssh_extra_args",
-    "ansible_ssh_timeout",
-    "ansible_timeout",
-];
 use crate::inventory::Inventory;
 use crate::output::{Event, EventSink, HostStats, Status};
 use crate::plan::PlanStep;
@@ -68,6 +53,12 @@ pub(super) struct HostRunner<'a> {
     pub batch: &'a Batch,
     /// How often each task has run on this host (run_once keys).
     pub occurrences: std::collections::HashMap<usize, u32>,
+    /// When the current task started, for its recorded duration.
+    pub task_started: std::time::Instant,
+    /// Resolved connections by host name, for the undo journal.
+    pub conn_specs: std::collections::HashMap<String, ConnSpec>,
+    /// Path states this plan observed (when saving a plan).
+    pub observed: crate::modules::target::Observed,
 }
 
 impl<'a> HostRunner<'a> {
@@ -80,7 +71,7 @@ impl<'a> HostRunner<'a> {
         sink: &'a dyn EventSink,
         batch: &'a Batch,
     ) -> Self {
-        HostRunner {
+        let mut runner = HostRunner {
             host: host.to_string(),
             play,
             pv,
@@ -101,11 +92,40 @@ impl<'a> HostRunner<'a> {
             last_failure: None,
             batch,
             occurrences: Default::default(),
+            task_started: std::time::Instant::now(),
+            conn_specs: Default::default(),
+            observed: Default::default(),
+        };
+        runner.resume_pending_handlers();
+        runner
+    }
+
+    /// Handlers an earlier run notified here and never ran (it died first)
+    /// are notified again, so the change they react to is not left half done.
+    fn resume_pending_handlers(&mut self) {
+        let Some(rec) = &self.opts.recorder else {
+            return;
+        };
+        for (name, run) in rec.pending_for(&self.host) {
+            if let Some(i) = self
+                .play
+                .handlers
+                .iter()
+                .position(|h| handler_key(h).as_deref() == Some(name.as_str()))
+            {
+                self.notified[i] = true;
+                self.sink.emit(Event::Warning {
+                    message: format!(
+                        "{}: handler '{name}' was notified by run {run}, which ended before it ran; it runs in this play",
+                        self.host
+                    ),
+                });
+            }
         }
     }
 
-    pub fn finish(self) -> (HostStats, Vec<PlanStep>) {
-        (self.stats, self.steps)
+    pub fn finish(self) -> (HostStats, Vec<PlanStep>, crate::modules::target::Observed) {
+        (self.stats, self.steps, self.observed)
     }
 
     /// The host's connection, opened on first use and kept for the play.
@@ -146,32 +166,39 @@ impl<'a> HostRunner<'a> {
         host: &str,
         scope: &Arc<Scope>,
     ) -> Result<Box<dyn Connection>, String> {
-        let kind = match scope.get("ansible_connection") {
-            Ok(Some(Value::String(s))) => s,
-            Ok(_) if host == "localhost" => "local".to_string(),
-            Ok(_) => "ssh".to_string(),
-            Err(e) => return Err(e.0),
+        Ok(self
+            .conn_spec(host, scope)?
+            .open(self.opts.accept_new_host_keys))
+    }
+
+    /// How `host` is reached, from its variables and the run's options.
+    pub fn conn_spec(&self, host: &str, scope: &Arc<Scope>) -> Result<ConnSpec, String> {
+        let connection = match scope.get("ansible_connection").map_err(|e| e.0)? {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
         };
-        match kind.as_str() {
-            "local" => Ok(Box::new(LocalConnection)),
-            "ssh" | "smart" | "paramiko" | "openssh" => {
-                let mut vars = Map::new();
-                for key in SSH_VARS {
-                    if let Some(v) = scope.get(key).map_err(|e| e.0)? {
-                        vars.insert(key.to_string(), v);
-                    }
-                }
-                if let Some(user) = &self.opts.remote_user {
-                    vars.entry("ansible_user")
-                        .or_insert_with(|| user.clone().into());
-                }
-                let params = SshParams::from_vars(host, &vars, self.opts.accept_new_host_keys);
-                Ok(Box::new(SshConnection::new(params)))
-            }
-            other => Err(format!(
-                "connection type `{other}` is not supported (use ssh or local)"
-            )),
+        Ok(ConnSpec::resolve(host, connection.as_deref(), |k| {
+            scope.get(k).map_err(|e| e.0)
+        })?
+        .with_default_user(self.opts.remote_user.as_deref()))
+    }
+
+    /// The resolved connection of `host` (this host or a delegate), cached.
+    pub fn conn_spec_of(&mut self, host: &str) -> Result<ConnSpec, String> {
+        if let Some(spec) = self.conn_specs.get(host) {
+            return Ok(spec.clone());
         }
+        let spec = if host != self.host
+            && matches!(host, "localhost" | "127.0.0.1" | "::1")
+            && !self.pv.inventory_vars.contains_key(host)
+        {
+            ConnSpec::Local
+        } else {
+            let scope = self.scope_of(host);
+            self.conn_spec(host, &scope)?
+        };
+        self.conn_specs.insert(host.to_string(), spec.clone());
+        Ok(spec)
     }
 
     /// Variables without any task context (for connection settings).
@@ -353,6 +380,9 @@ impl<'a> HostRunner<'a> {
                 {
                     self.notified[i] = true;
                     found = true;
+                    if let (Some(rec), Some(key)) = (&self.opts.recorder, handler_key(h)) {
+                        rec.notified(&self.host, &key);
+                    }
                 }
             }
             if !found {
@@ -377,6 +407,9 @@ impl<'a> HostRunner<'a> {
             self.chain = saved;
             if flow != Flow::Continue {
                 return flow;
+            }
+            if let (Some(rec), Some(key)) = (&self.opts.recorder, handler_key(&handler)) {
+                rec.handler_ran(&self.host, &key);
             }
         }
     }
@@ -408,4 +441,13 @@ pub(super) struct ResultView {
     pub ignored: bool,
     pub loop_summary: bool,
     pub result: Value,
+}
+
+/// How a handler is named in the state store: its name, role-qualified.
+fn handler_key(h: &Task) -> Option<String> {
+    let name = h.name.as_ref()?;
+    Some(match &h.common.role {
+        Some(role) => format!("{} : {name}", role.name),
+        None => name.clone(),
+    })
 }

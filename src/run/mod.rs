@@ -4,6 +4,7 @@
 mod host;
 mod lockstep;
 mod play;
+pub mod record;
 mod tags;
 mod task;
 
@@ -36,6 +37,10 @@ pub struct RunOptions {
     pub remote_user: Option<String>,
     /// Trust unknown SSH host keys on first use (known keys are still checked).
     pub accept_new_host_keys: bool,
+    /// Where an apply is recorded (none in a plan).
+    pub recorder: Option<Arc<record::Recorder>>,
+    /// In a plan: keep a fingerprint of every path state observed (saved plans).
+    pub fingerprint: bool,
 }
 
 #[derive(Debug, Default)]
@@ -43,6 +48,8 @@ pub struct RunReport {
     pub stats: IndexMap<String, HostStats>,
     /// Every change made (apply) or that would be made (check), in order per host.
     pub plan: Plan,
+    /// With `RunOptions::fingerprint`: per host, the path states the plan relied on.
+    pub observed: std::collections::BTreeMap<String, crate::modules::target::Observed>,
 }
 
 impl RunReport {
@@ -97,6 +104,12 @@ pub fn run_playbook(
             add(total, &st);
         }
         report.plan.steps.extend(outcome.steps);
+        for (host, seen) in outcome.observed {
+            let all = report.observed.entry(host).or_default();
+            for (path, fp) in seen {
+                all.entry(path).or_insert(fp);
+            }
+        }
     }
     sink.emit(Event::Recap {
         hosts: report.stats.clone(),

@@ -5,6 +5,7 @@ use super::lockstep::{self, Batch};
 use super::{RunError, RunOptions};
 use crate::diag::Diagnostic;
 use crate::inventory::Inventory;
+use crate::modules::target::Observed;
 use crate::output::{Event, EventSink, HostStats};
 use crate::plan::PlanStep;
 use crate::playbook::{Play, Strategy, Vars};
@@ -17,6 +18,7 @@ use std::sync::{Arc, Mutex};
 pub(super) struct PlayOutcome {
     pub stats: Vec<(String, HostStats)>,
     pub steps: Vec<PlanStep>,
+    pub observed: Vec<(String, Observed)>,
     pub live: HashMap<String, HostLive>,
 }
 
@@ -44,6 +46,7 @@ pub(super) fn run_play(
         return Ok(PlayOutcome {
             stats: vec![],
             steps: vec![],
+            observed: vec![],
             live,
         });
     }
@@ -77,6 +80,7 @@ pub(super) fn run_play(
         .map_err(|e| Diagnostic::new(&play.span, e))?;
     let mut stats = Vec::new();
     let mut steps = Vec::new();
+    let mut observed = Vec::new();
     for batch_hosts in batches {
         let batch = Batch::new(
             batch_hosts.len(),
@@ -84,10 +88,11 @@ pub(super) fn run_play(
             play.any_errors_fatal,
             play.max_fail_percentage,
         );
-        let (batch_stats, batch_steps) =
+        let (batch_stats, batch_steps, batch_observed) =
             run_batch(&batch_hosts, &batch, play, &pv, inventory, opts, sink);
         stats.extend(batch_stats);
         steps.extend(batch_steps);
+        observed.extend(batch_observed);
         if let Some(why) = batch.aborted() {
             sink.emit(Event::Warning {
                 message: format!("stopping the play: {why}"),
@@ -96,7 +101,12 @@ pub(super) fn run_play(
         }
     }
     let live = std::mem::take(&mut *pv.live.write().expect("live vars lock"));
-    Ok(PlayOutcome { stats, steps, live })
+    Ok(PlayOutcome {
+        stats,
+        steps,
+        observed,
+        live,
+    })
 }
 
 /// Runs one batch: a thread per host, at most `forks` at once.
@@ -108,8 +118,8 @@ fn run_batch(
     inventory: &Inventory,
     opts: &RunOptions,
     sink: &dyn EventSink,
-) -> (Vec<(String, HostStats)>, Vec<PlanStep>) {
-    let results: Mutex<Vec<(usize, HostStats, Vec<PlanStep>)>> = Mutex::new(Vec::new());
+) -> BatchOutcome {
+    let results: Mutex<Vec<HostOutcome>> = Mutex::new(Vec::new());
     let next = Mutex::new(0usize);
     // Lockstep needs every host of the batch running at once.
     let forks = if play.strategy == Strategy::Linear {
@@ -131,25 +141,38 @@ fn run_batch(
                     let mut runner =
                         HostRunner::new(host, play, pv.clone(), inventory, opts, sink, batch);
                     runner.run();
-                    let (stats, steps) = runner.finish();
+                    let (stats, steps, seen) = runner.finish();
                     results
                         .lock()
                         .expect("results lock")
-                        .push((idx, stats, steps));
+                        .push((idx, stats, steps, seen));
                 }
             });
         }
     });
     let mut results = results.into_inner().expect("results lock");
-    results.sort_by_key(|(i, _, _)| *i);
+    results.sort_by_key(|(i, ..)| *i);
     let mut stats = Vec::new();
     let mut steps = Vec::new();
-    for (i, st, s) in results {
+    let mut observed = Vec::new();
+    for (i, st, s, seen) in results {
         stats.push((hosts[i].clone(), st));
         steps.extend(s);
+        if !seen.is_empty() {
+            observed.push((hosts[i].clone(), seen));
+        }
     }
-    (stats, steps)
+    (stats, steps, observed)
 }
+
+/// A host's place in the batch, its counts, plan steps and observations.
+type HostOutcome = (usize, HostStats, Vec<PlanStep>, Observed);
+
+type BatchOutcome = (
+    Vec<(String, HostStats)>,
+    Vec<PlanStep>,
+    Vec<(String, Observed)>,
+);
 
 fn select_hosts(
     play: &Play,

@@ -3,12 +3,14 @@
 //! notify and counting.
 
 use super::host::{Flow, HostRunner, ResultView};
-use crate::connection::Become;
+use super::record::{ChangeContext, Recorder};
+use crate::connection::{Become, ConnSpec};
 use crate::modules::spec::{ArgKind, CheckSupport, as_bool};
 use crate::modules::{Evaluator, ModuleCx, ModuleError, Target, registry};
 use crate::output::{Event, Status};
 use crate::plan::PlanStep;
 use crate::playbook::{Action, Common, Cond, Loop, Task, load_task_file};
+use crate::state::TaskRecord;
 use crate::template::{self, Scope};
 use crate::vars::{TaskVarsRequest, task_scope};
 use serde_json::{Map, Value, json};
@@ -305,6 +307,7 @@ impl HostRunner<'_> {
     }
 
     fn module_task(&mut self, task: &Arc<Task>, name: &str, module: &str, args: &Value) -> Flow {
+        self.task_started = std::time::Instant::now();
         let location = task.span.to_string();
         let scope = self.scope_for(task, None);
         let run_once = self
@@ -720,6 +723,24 @@ impl HostRunner<'_> {
         if let Err(e) = opened {
             return unreachable(e);
         }
+        let journal = match (&self.opts.recorder, check) {
+            (Some(rec), false) => {
+                let on = delegate.clone().unwrap_or_else(|| self.host.clone());
+                let spec = match self.conn_spec_of(&on) {
+                    Ok(s) => s,
+                    Err(e) => return Outcome::failed(e),
+                };
+                Some(Journal {
+                    recorder: rec.clone(),
+                    host: on,
+                    task: name.to_string(),
+                    location: task.span.to_string(),
+                    conn: spec,
+                    become_user: become_as.as_ref().map(|b| b.user.clone()),
+                })
+            }
+            _ => None,
+        };
         let conn = match &delegate {
             None => self.conn.as_mut(),
             Some(d) => self.delegates.get_mut(d),
@@ -731,8 +752,10 @@ impl HostRunner<'_> {
             env,
             // Planned effects are tracked for the host's own files only.
             planned: (check && delegate.is_none()).then_some(&self.planned),
+            seen: (check && delegate.is_none() && self.opts.fingerprint)
+                .then_some(&mut self.observed),
         };
-        let step = observe_and_change(action.as_mut(), &mut target, check);
+        let step = observe_and_change(action.as_mut(), &mut target, check, journal.as_ref());
         drop(target);
         let change = match step {
             Err(e) => return module_failure(e),
@@ -921,6 +944,22 @@ impl HostRunner<'_> {
             Status::Failed if self.rescue_depth > 0 => {}
             Status::Failed => self.stats.failed += 1,
         }
+        if let Some(rec) = &self.opts.recorder {
+            rec.task(TaskRecord {
+                host: self.host.clone(),
+                task: name.to_string(),
+                location: location.to_string(),
+                status: match out.status {
+                    Status::Failed if ignored => "ignored".into(),
+                    Status::Failed if self.rescue_depth > 0 => "rescued".into(),
+                    other => other.as_str().to_string(),
+                },
+                changed: out.status == Status::Changed,
+                duration_ms: self.task_started.elapsed().as_millis() as u64,
+                summary: out.summary.clone(),
+                diff: out.diff.as_ref().map(crate::output::diff::unified),
+            });
+        }
         self.emit_result(
             name,
             location,
@@ -943,18 +982,50 @@ impl HostRunner<'_> {
     }
 }
 
-/// The module contract up to the change: observe, diff, and apply unless planning.
+/// Where an apply journals its changes.
+struct Journal {
+    recorder: Arc<Recorder>,
+    host: String,
+    task: String,
+    location: String,
+    conn: ConnSpec,
+    become_user: Option<String>,
+}
+
+/// The module contract up to the change: observe, diff, and apply unless
+/// planning. With a journal, the undo record is durable before the apply.
 fn observe_and_change(
     action: &mut dyn crate::modules::Action,
     target: &mut Target<'_>,
     check: bool,
+    journal: Option<&Journal>,
 ) -> Result<Option<crate::modules::Change>, ModuleError> {
     action.observe(target)?;
     let change = action.diff()?;
     if let Some(ch) = &change
         && !check
     {
-        action.apply(ch, target)?;
+        let ticket = match journal {
+            Some(j) => j
+                .recorder
+                .journal(
+                    ChangeContext {
+                        host: &j.host,
+                        task: &j.task,
+                        location: &j.location,
+                        conn: j.conn.clone(),
+                        become_user: j.become_user.clone(),
+                    },
+                    ch,
+                )
+                .map_err(ModuleError::new)?,
+            None => None,
+        };
+        let applied = action.apply(ch, target);
+        if let (Some(j), Some(ticket)) = (journal, ticket) {
+            j.recorder.confirm(ticket, ch, applied.is_ok(), target);
+        }
+        applied?;
     }
     Ok(change)
 }

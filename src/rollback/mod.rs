@@ -1,0 +1,540 @@
+//! Rollback: the inverse of a recorded run, built from its undo journal in
+//! reverse order, checked against what the hosts show now, then applied.
+//!
+//! Each step is planned against the state the later steps (already planned,
+//! since the order is reversed) will leave, so a file the run wrote twice is
+//! first put back to its middle state and then to its original one. A path
+//! that no longer looks like what the run left is drift: the rollback refuses
+//! it unless forced, and names the path and what differs.
+
+pub mod record;
+
+use crate::connection::{Become, Connection};
+use crate::modules::TextDiff;
+use crate::modules::target::{FileKind, FileState, Target};
+use crate::output::diff::unified;
+use crate::state::{RunId, StateError, StateStore, UndoEntry};
+use record::{PathState, UndoAction, UndoRecord};
+use std::collections::{BTreeMap, HashMap};
+
+/// What one rollback step does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepOp {
+    /// The path already looks as it did before the run.
+    AlreadyDone,
+    /// Remove a file or link the run created.
+    Remove { path: String, kind: FileKind },
+    /// Remove a directory the run created (it holds nothing else).
+    RemoveDir { path: String, force: bool },
+    /// Put the prior state back.
+    Restore { prior: PathState },
+    /// The change has no undo.
+    Irreversible { why: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub entry: UndoEntry,
+    pub record: UndoRecord,
+    pub op: StepOp,
+    /// How the host drifted from what the run left, when it did.
+    pub drift: Option<Drift>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Drift {
+    pub path: String,
+    pub what: Vec<String>,
+    /// What the run left → what is there now, for text files both known.
+    pub diff: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct RollbackPlan {
+    pub run: RunId,
+    /// Per host, in the order the steps run.
+    pub hosts: BTreeMap<String, Vec<Step>>,
+    /// Hosts that could not be observed.
+    pub unreachable: BTreeMap<String, String>,
+}
+
+impl RollbackPlan {
+    pub fn steps(&self) -> impl Iterator<Item = &Step> {
+        self.hosts.values().flatten()
+    }
+
+    pub fn changes(&self) -> usize {
+        self.steps()
+            .filter(|s| !matches!(s.op, StepOp::AlreadyDone | StepOp::Irreversible { .. }))
+            .count()
+    }
+
+    pub fn drifted(&self) -> Vec<&Step> {
+        self.steps().filter(|s| s.drift.is_some()).collect()
+    }
+
+    pub fn irreversible(&self) -> Vec<&Step> {
+        self.steps()
+            .filter(|s| matches!(s.op, StepOp::Irreversible { .. }))
+            .collect()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RollbackError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("journal entry {id} of run {run} cannot be read: {msg}")]
+    BadRecord { run: RunId, id: i64, msg: String },
+}
+
+/// The open connection of each observed host, reused to apply.
+pub type Connections = HashMap<String, Box<dyn Connection>>;
+
+/// Opens connections for the hosts of a rollback.
+pub trait Connector {
+    fn connect(&mut self, host: &str, record: &UndoRecord) -> Box<dyn Connection>;
+    fn become_for(&self, record: &UndoRecord) -> Option<Become>;
+}
+
+/// Reads the journal of `run` (hosts accepted by `want_host`) and observes
+/// every path it touched, building the plan without changing anything.
+pub fn plan(
+    store: &dyn StateStore,
+    run: RunId,
+    want_host: &dyn Fn(&str) -> bool,
+    force: bool,
+    connector: &mut dyn Connector,
+) -> Result<(RollbackPlan, Connections), RollbackError> {
+    let mut by_host: BTreeMap<String, Vec<(UndoEntry, UndoRecord)>> = BTreeMap::new();
+    for entry in store.undo_entries(run)? {
+        if !want_host(&entry.host) {
+            continue;
+        }
+        let record: UndoRecord =
+            serde_json::from_value(entry.undo.clone()).map_err(|e| RollbackError::BadRecord {
+                run,
+                id: entry.id,
+                msg: e.to_string(),
+            })?;
+        by_host
+            .entry(entry.host.clone())
+            .or_default()
+            .push((entry, record));
+    }
+    let mut plan = RollbackPlan {
+        run,
+        ..Default::default()
+    };
+    let mut conns = HashMap::new();
+    for (host, mut entries) in by_host {
+        entries.sort_by_key(|(e, _)| std::cmp::Reverse(e.seq));
+        let mut conn = connector.connect(&host, &entries[0].1);
+        // Where each path ends up once everything is undone: the state before
+        // the first change to it. A path already there needs no step at all.
+        let mut origin: HashMap<String, PathState> = HashMap::new();
+        for (_, record) in entries.iter().rev() {
+            let (path, state) = match &record.action {
+                UndoAction::Remove { path } => (path.clone(), absent_state(path)),
+                UndoAction::Restore { prior } => (prior.path.clone(), prior.clone()),
+                UndoAction::Irreversible { .. } => continue,
+            };
+            origin.entry(path).or_insert(state);
+        }
+        let mut planner = HostPlanner {
+            run,
+            expected: HashMap::new(),
+            origin,
+            settled: Default::default(),
+            force,
+            store,
+        };
+        let mut steps = Vec::new();
+        let mut failed = None;
+        for (entry, record) in entries {
+            let mut target = Target {
+                conn: conn.as_mut(),
+                become_as: connector.become_for(&record),
+                env: Vec::new(),
+                planned: None,
+                seen: None,
+            };
+            match planner.step(&mut target, entry, record) {
+                Ok(step) => steps.push(step),
+                Err(msg) => {
+                    failed = Some(msg);
+                    break;
+                }
+            }
+        }
+        match failed {
+            Some(msg) => {
+                plan.unreachable.insert(host, msg);
+            }
+            None => {
+                plan.hosts.insert(host.clone(), steps);
+                conns.insert(host, conn);
+            }
+        }
+    }
+    Ok((plan, conns))
+}
+
+struct HostPlanner<'a> {
+    run: RunId,
+    /// States earlier-planned (later-recorded) steps leave behind.
+    expected: HashMap<String, FileState>,
+    /// The state each path had before the run.
+    origin: HashMap<String, PathState>,
+    /// Paths found already back in their state from before the run.
+    settled: std::collections::HashSet<String>,
+    force: bool,
+    store: &'a dyn StateStore,
+}
+
+impl HostPlanner<'_> {
+    fn current(&mut self, t: &mut Target<'_>, path: &str) -> Result<FileState, String> {
+        if let Some(st) = self.expected.get(path) {
+            return Ok(st.clone());
+        }
+        let st = t.stat(path, false).map_err(|e| e.msg)?;
+        if self
+            .origin
+            .get(path)
+            .is_some_and(|o| o.differences(&st).is_empty())
+        {
+            self.settled.insert(path.to_string());
+        }
+        Ok(st)
+    }
+
+    /// A path this rollback (or an earlier one) already brought back.
+    fn is_settled(&mut self, t: &mut Target<'_>, path: &str) -> Result<bool, String> {
+        self.current(t, path)?;
+        Ok(self.settled.contains(path))
+    }
+
+    fn step(
+        &mut self,
+        t: &mut Target<'_>,
+        entry: UndoEntry,
+        record: UndoRecord,
+    ) -> Result<Step, String> {
+        let mut drift = None;
+        let op = match &record.action {
+            UndoAction::Irreversible { why } => StepOp::Irreversible { why: why.clone() },
+            UndoAction::Remove { path } if self.is_settled(t, path)? => StepOp::AlreadyDone,
+            UndoAction::Restore { prior } if self.is_settled(t, &prior.path)? => {
+                StepOp::AlreadyDone
+            }
+            UndoAction::Remove { path } => {
+                let now = self.current(t, path)?;
+                let op = if !now.exists() {
+                    StepOp::AlreadyDone
+                } else if now.kind == FileKind::Directory {
+                    let left = self.unexpected_children(t, path)?;
+                    if !left.is_empty() {
+                        drift = Some(Drift {
+                            path: path.clone(),
+                            what: vec![format!(
+                                "holds what the run did not create: {}",
+                                preview(&left)
+                            )],
+                            diff: None,
+                        });
+                    }
+                    StepOp::RemoveDir {
+                        path: path.clone(),
+                        force: self.force,
+                    }
+                } else {
+                    drift = self.drift(t, &record, path, &now)?;
+                    StepOp::Remove {
+                        path: path.clone(),
+                        kind: now.kind,
+                    }
+                };
+                self.expected.insert(path.clone(), FileState::absent());
+                op
+            }
+            UndoAction::Restore { prior } => {
+                let now = self.current(t, &prior.path)?;
+                let op = if prior.differences(&now).is_empty() {
+                    StepOp::AlreadyDone
+                } else {
+                    drift = self.drift(t, &record, &prior.path, &now)?;
+                    StepOp::Restore {
+                        prior: prior.clone(),
+                    }
+                };
+                self.expected
+                    .insert(prior.path.clone(), planned_state(prior));
+                op
+            }
+        };
+        Ok(Step {
+            entry,
+            record,
+            op,
+            drift,
+        })
+    }
+
+    /// Files and links below `dir` that the plan does not remove. (Empty
+    /// directories inside go with it: the removal deletes empty ones only.)
+    fn unexpected_children(
+        &mut self,
+        t: &mut Target<'_>,
+        dir: &str,
+    ) -> Result<Vec<String>, String> {
+        let out = t
+            .run_ok(
+                &format!(
+                    "find {} -mindepth 1 ! -type d 2>/dev/null | head -n 1000",
+                    crate::connection::sh_quote(dir)
+                ),
+                None,
+            )
+            .map_err(|e| e.msg)?;
+        Ok(out
+            .stdout_str()
+            .lines()
+            .filter(|p| self.expected.get(*p).is_none_or(|st| st.exists()))
+            .map(String::from)
+            .collect())
+    }
+
+    /// Compares the path with what the run left there.
+    fn drift(
+        &mut self,
+        t: &mut Target<'_>,
+        record: &UndoRecord,
+        path: &str,
+        now: &FileState,
+    ) -> Result<Option<Drift>, String> {
+        if self.expected.contains_key(path) {
+            // An earlier-planned step of this rollback already accounts for it.
+            return Ok(None);
+        }
+        let Some(left) = record.after.iter().find(|a| a.path == path) else {
+            return Ok(None);
+        };
+        let what = left.differences(now);
+        if what.is_empty() {
+            return Ok(None);
+        }
+        let mut diff = None;
+        if left.kind == FileKind::File
+            && now.kind == FileKind::File
+            && let Some(blob) = &left.content_blob
+            && let Ok(before) = self.store.get_blob(blob)
+            && let Ok(current) = t.stat(path, true)
+            && let Some(now_content) = &current.content
+        {
+            diff = Some(unified(&TextDiff {
+                path: format!("{path} (as run {} left it → now)", self.run),
+                before: String::from_utf8_lossy(&before).into_owned(),
+                after: String::from_utf8_lossy(now_content).into_owned(),
+            }));
+        }
+        Ok(Some(Drift {
+            path: path.to_string(),
+            what,
+            diff,
+        }))
+    }
+}
+
+fn absent_state(path: &str) -> PathState {
+    PathState {
+        path: path.to_string(),
+        kind: FileKind::Absent,
+        mode: 0,
+        owner: String::new(),
+        group: String::new(),
+        sha1: None,
+        link_target: None,
+        content_blob: None,
+        backup_path: None,
+    }
+}
+
+fn planned_state(prior: &PathState) -> FileState {
+    FileState {
+        kind: prior.kind,
+        mode: prior.mode,
+        owner: prior.owner.clone(),
+        group: prior.group.clone(),
+        sha1: prior.sha1.clone(),
+        link_target: prior.link_target.clone(),
+        ..FileState::absent()
+    }
+}
+
+fn preview(paths: &[String]) -> String {
+    let mut s = paths.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+    if paths.len() > 3 {
+        s.push_str(&format!(" and {} more", paths.len() - 3));
+    }
+    s
+}
+
+/// One line describing a step for the plan.
+pub fn describe(op: &StepOp) -> String {
+    match op {
+        StepOp::AlreadyDone => "already as before the run".into(),
+        StepOp::Remove { path, kind } => format!("remove {} {path}", noun(*kind)),
+        StepOp::RemoveDir { path, .. } => format!("remove directory {path}"),
+        StepOp::Restore { prior } => match prior.kind {
+            FileKind::Absent => format!("remove {}", prior.path),
+            FileKind::File => format!(
+                "restore {} (content, mode {:04o}, {}:{})",
+                prior.path, prior.mode, prior.owner, prior.group
+            ),
+            FileKind::Directory => format!(
+                "restore directory {} (mode {:04o}, {}:{})",
+                prior.path, prior.mode, prior.owner, prior.group
+            ),
+            FileKind::Link => format!(
+                "restore link {} -> {}",
+                prior.path,
+                prior.link_target.as_deref().unwrap_or("?")
+            ),
+            FileKind::Other => format!("restore {}", prior.path),
+        },
+        StepOp::Irreversible { why } => format!("irreversible: {why}"),
+    }
+}
+
+fn noun(kind: FileKind) -> &'static str {
+    match kind {
+        FileKind::Link => "link",
+        FileKind::Directory => "directory",
+        _ => "file",
+    }
+}
+
+/// Performs one step on the host.
+pub fn apply_step(step: &Step, t: &mut Target<'_>, store: &dyn StateStore) -> Result<(), String> {
+    use crate::connection::sh_quote;
+    match &step.op {
+        StepOp::AlreadyDone | StepOp::Irreversible { .. } => Ok(()),
+        StepOp::Remove { path, .. } => t
+            .run_ok(&format!("rm -f -- {}", sh_quote(path)), None)
+            .map(|_| ())
+            .map_err(|e| e.msg),
+        StepOp::RemoveDir { path, force } => {
+            let cmd = if *force {
+                format!("rm -rf -- {}", sh_quote(path))
+            } else {
+                // Only what the run created is left: remove empty directories bottom-up.
+                format!(
+                    "find {p} -depth -type d -empty -delete && [ ! -e {p} ] || {{ echo \"{p} is not empty\" >&2; exit 1; }}",
+                    p = sh_quote(path)
+                )
+            };
+            t.run_ok(&cmd, None).map(|_| ()).map_err(|e| e.msg)
+        }
+        StepOp::Restore { prior } => restore(prior, t, store),
+    }
+}
+
+fn restore(prior: &PathState, t: &mut Target<'_>, store: &dyn StateStore) -> Result<(), String> {
+    use crate::connection::sh_quote;
+    let p = sh_quote(&prior.path);
+    let (owner, group) = (Some(prior.owner.as_str()), Some(prior.group.as_str()));
+    let owner = owner.filter(|o| !o.is_empty());
+    let group = group.filter(|g| !g.is_empty());
+    let now = t.stat(&prior.path, false).map_err(|e| e.msg)?;
+    match prior.kind {
+        FileKind::Absent => t
+            .run_ok(&format!("rm -rf -- {p}"), None)
+            .map(|_| ())
+            .map_err(|e| e.msg),
+        FileKind::Directory => {
+            if now.kind != FileKind::Directory {
+                if now.exists() {
+                    t.run_ok(&format!("rm -f -- {p}"), None)
+                        .map_err(|e| e.msg)?;
+                }
+                t.run_ok(&format!("mkdir -p -- {p}"), None)
+                    .map_err(|e| e.msg)?;
+            }
+            t.set_attrs(&prior.path, Some(prior.mode), owner, group, false)
+                .map_err(|e| e.msg)
+        }
+        FileKind::Link => {
+            let target = prior.link_target.as_deref().unwrap_or_default();
+            t.run_ok(&format!("ln -sfn -- {} {p}", sh_quote(target)), None)
+                .map_err(|e| e.msg)?;
+            t.set_attrs(&prior.path, None, owner, group, false)
+                .map_err(|e| e.msg)
+        }
+        FileKind::File => {
+            let same_content = now.kind == FileKind::File && now.sha1 == prior.sha1;
+            if same_content {
+                return t
+                    .set_attrs(&prior.path, Some(prior.mode), owner, group, false)
+                    .map_err(|e| e.msg);
+            }
+            if let Some(blob) = &prior.content_blob {
+                let data = store.get_blob(blob).map_err(|e| e.to_string())?;
+                if now.kind == FileKind::Directory {
+                    return Err(format!(
+                        "{} is now a directory; remove it to restore the file",
+                        prior.path
+                    ));
+                }
+                return t
+                    .write_file(&prior.path, &data, Some(prior.mode), owner, group)
+                    .map_err(|e| e.msg);
+            }
+            if let Some(backup) = &prior.backup_path {
+                let b = sh_quote(backup);
+                let want = prior.sha1.as_deref().unwrap_or_default();
+                let script = format!(
+                    "[ -f {b} ] || {{ echo \"the backup {backup} is gone\" >&2; exit 1; }}\n\
+                     [ \"$(sha1sum < {b} | cut -c1-40)\" = {want} ] || {{ echo \"the backup {backup} does not match its recorded checksum\" >&2; exit 1; }}\n\
+                     mv -f -- {b} {p}"
+                );
+                t.run_ok(&script, None).map_err(|e| e.msg)?;
+                return t
+                    .set_attrs(&prior.path, Some(prior.mode), owner, group, false)
+                    .map_err(|e| e.msg);
+            }
+            Err(format!(
+                "the content {} had before the run was not recorded",
+                prior.path
+            ))
+        }
+        FileKind::Other => Err(format!(
+            "{} was a special file; it cannot be restored",
+            prior.path
+        )),
+    }
+}
+
+/// The drift report for a refused rollback.
+pub fn drift_report(plan: &RollbackPlan) -> String {
+    let mut out = String::new();
+    for step in plan.drifted() {
+        let d = step.drift.as_ref().expect("drifted");
+        out.push_str(&format!(
+            "  {}: {} {} since run {} (task \"{}\", {})\n",
+            step.entry.host,
+            d.path,
+            d.what.join(", "),
+            plan.run,
+            step.entry.task,
+            step.entry.location
+        ));
+        if let Some(diff) = &d.diff {
+            for line in diff.lines() {
+                out.push_str("      ");
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
