@@ -1,7 +1,7 @@
 //! Flags shared by `plan` and `apply`, named as in ansible-playbook.
 
 use super::CliError;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,6 +9,7 @@ use tbuddy_deploy::inventory::Inventory;
 use tbuddy_deploy::output::EventSink;
 use tbuddy_deploy::output::console::Console;
 use tbuddy_deploy::output::json::JsonLines;
+use tbuddy_deploy::output::live::LiveBlock;
 use tbuddy_deploy::playbook::{Playbook, load_playbook};
 use tbuddy_deploy::run::{RunOptions, TagFilter};
 use tbuddy_deploy::vars::parse_extra_vars;
@@ -41,6 +42,10 @@ pub struct RunArgs {
     /// Print one JSON event per line instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Live per-host progress under the output: auto shows it when stdout is a
+    /// terminal (not TERM=dumb); never with --json.
+    #[arg(long, value_enum, env = "TBUDDY_PROGRESS", default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
     /// How many hosts to work on at once (default: all, up to 100).
     #[arg(short = 'f', long, default_value_t = 100)]
     pub forks: usize,
@@ -120,9 +125,33 @@ impl RunArgs {
         if self.json {
             Box::new(JsonLines::default())
         } else {
-            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            Box::new(Console::new(color, show_diff, self.verbose))
+            let tty = std::io::stdout().is_terminal();
+            let color = tty && std::env::var_os("NO_COLOR").is_none();
+            let console = Console::new(color, show_diff, self.verbose);
+            let term = std::env::var("TERM").ok();
+            if live_progress(self.progress, tty, term.as_deref()) {
+                Box::new(console.with_live(LiveBlock::stdout(color)))
+            } else {
+                Box::new(console)
+            }
         }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressMode {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Whether to draw the live view: `always` draws it wherever stdout goes;
+/// `auto` only on a terminal that can move its cursor.
+fn live_progress(mode: ProgressMode, tty: bool, term: Option<&str>) -> bool {
+    match mode {
+        ProgressMode::Always => true,
+        ProgressMode::Never => false,
+        ProgressMode::Auto => tty && term.is_some_and(|t| !t.is_empty() && t != "dumb"),
     }
 }
 
@@ -132,5 +161,21 @@ pub fn render_inventory_error(e: tbuddy_deploy::inventory::InventoryError) -> St
         InventoryError::Diag(d) => d.render(),
         InventoryError::Yaml(y) => y.0.render(),
         other => format!("error: {other}\n"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_modes() {
+        use ProgressMode::*;
+        assert!(live_progress(Auto, true, Some("xterm-256color")));
+        assert!(!live_progress(Auto, false, Some("xterm")));
+        assert!(!live_progress(Auto, true, Some("dumb")));
+        assert!(!live_progress(Auto, true, None));
+        assert!(live_progress(Always, false, Some("dumb")));
+        assert!(!live_progress(Never, true, Some("xterm")));
     }
 }

@@ -3,6 +3,7 @@
 
 use super::diff::unified;
 use super::events::{Event, EventSink, HostStats, Status};
+use super::live::LiveBlock;
 use std::io::Write;
 use std::sync::Mutex;
 
@@ -12,6 +13,8 @@ pub struct Console {
     verbosity: u8,
     /// The last task header printed, so concurrent hosts share one header.
     last_header: Mutex<String>,
+    /// The live progress view under the lines, on a terminal.
+    live: Option<LiveBlock>,
 }
 
 impl Console {
@@ -21,7 +24,14 @@ impl Console {
             show_diff,
             verbosity,
             last_header: Mutex::new(String::new()),
+            live: None,
         }
+    }
+
+    /// Adds the live progress view; the lines printed stay the same.
+    pub fn with_live(mut self, live: LiveBlock) -> Self {
+        self.live = Some(live);
+        self
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
@@ -139,7 +149,8 @@ impl Console {
                 }
                 out
             }
-            Event::Included { host, file } => format!("included: {file} for {host}"),
+            Event::Included { host, file, .. } => format!("included: {file} for {host}"),
+            Event::Rescue { .. } | Event::HostDone { .. } => return None,
             Event::Warning { message } => self.paint("35", &format!("[WARNING]: {message}")),
             Event::Recap { hosts } => {
                 let mut s = format!("\nPLAY RECAP {}", "*".repeat(69));
@@ -204,6 +215,10 @@ fn compact(result: &serde_json::Value, msg: &Option<String>) -> serde_json::Valu
 
 impl EventSink for Console {
     fn emit(&self, event: Event) {
+        if let Some(live) = &self.live {
+            live.show(&event, || self.render(&event));
+            return;
+        }
         if let Some(text) = self.render(&event) {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{text}");

@@ -52,6 +52,10 @@ pub enum Event {
     PlayStart {
         name: String,
         hosts: Vec<String>,
+        /// Tasks every host is offered before anything runs: fact gathering and
+        /// the task entries the tag filter selects. Included files, rescue
+        /// sections and handlers add to a host's count when they run.
+        tasks_total: usize,
     },
     /// A task is about to run on `host`.
     TaskStart {
@@ -88,6 +92,18 @@ pub enum Event {
     Included {
         host: String,
         file: String,
+        /// The task entries of the file the tag filter selects for this host.
+        tasks: usize,
+    },
+    /// A block failed on `host` and its rescue section, `tasks` entries long, runs.
+    Rescue {
+        host: String,
+        tasks: usize,
+    },
+    /// `host` is through with the current play (or batch); its counts for it.
+    HostDone {
+        host: String,
+        stats: HostStats,
     },
     Warning {
         message: String,

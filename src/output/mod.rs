@@ -4,5 +4,7 @@ pub mod console;
 pub mod diff;
 pub mod events;
 pub mod json;
+pub mod live;
+pub mod progress;
 
 pub use events::{Event, EventSink, HostStats, Status};

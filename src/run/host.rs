@@ -225,6 +225,10 @@ impl<'a> HostRunner<'a> {
         self.run_sections();
         let failed = self.stats.failed > 0 || self.stats.unreachable > 0;
         self.batch.leave(failed);
+        self.sink.emit(Event::HostDone {
+            host: self.host.clone(),
+            stats: self.stats.clone(),
+        });
     }
 
     fn run_sections(&mut self) {
@@ -321,6 +325,10 @@ impl<'a> HostRunner<'a> {
                 failure.vars.insert("ansible_failed_result".into(), result);
             }
             self.chain.push(failure);
+            self.sink.emit(Event::Rescue {
+                host: self.host.clone(),
+                tasks: self.opts.tags.offered(&b.rescue, &self.chain),
+            });
             flow = self.items(&b.rescue);
             self.chain.pop();
         }

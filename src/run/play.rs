@@ -40,6 +40,7 @@ pub(super) fn run_play(
     sink.emit(Event::PlayStart {
         name: name.clone(),
         hosts: hosts.clone(),
+        tasks_total: opts.tags.offered_in_play(play),
     });
     if hosts.is_empty() {
         sink.emit(Event::NoHostsMatched { play: name });

@@ -277,6 +277,7 @@ impl HostRunner<'_> {
             self.sink.emit(Event::Included {
                 host: self.host.clone(),
                 file: path.display().to_string(),
+                tasks: self.opts.tags.offered(&items, &self.chain),
             });
             // Each inclusion counts as an ok result, as in ansible-core.
             self.stats.ok += 1;
