@@ -13,6 +13,9 @@ pub mod playbook;
 pub mod pyliteral;
 pub mod pyregex;
 pub mod run;
+pub mod state;
 pub mod template;
+#[cfg(test)]
+pub(crate) mod testsupport;
 pub mod vars;
 pub mod yaml;
