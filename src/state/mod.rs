@@ -479,29 +479,66 @@ fn pid_alive(pid: u32) -> bool {
     }
 }
 
-/// Derives the shown status of a run stored as running: it is interrupted
+/// Settles the shown status of runs stored as running: a run is interrupted
 /// when its process is known to be gone, when nobody holds its inventory's
-/// lock, or when the lock has since been taken by another run.
-fn derive_status(
-    stored: RunStatus,
-    run: RunId,
-    pid: u32,
-    controller_host: &str,
-    this_host: &str,
-    lock: Option<&LockHolder>,
-) -> RunStatus {
-    if stored != RunStatus::Running {
-        return stored;
+/// lock, or when the lock has since been taken by another run. Each
+/// inventory's lock is probed once per listing.
+struct StatusProbe<'a> {
+    store: &'a dyn StateStore,
+    this_host: String,
+    seen: Vec<(String, Option<LockHolder>)>,
+}
+
+impl<'a> StatusProbe<'a> {
+    fn new(store: &'a dyn StateStore, this_host: &str) -> Self {
+        StatusProbe {
+            store,
+            this_host: this_host.to_string(),
+            seen: Vec::new(),
+        }
     }
-    if controller_host == this_host && !pid_alive(pid) {
-        return RunStatus::Interrupted;
+
+    fn settle(
+        &mut self,
+        s: &mut RunSummary,
+        pid: u32,
+        controller_host: &str,
+    ) -> Result<(), StateError> {
+        if s.status != RunStatus::Running {
+            return Ok(());
+        }
+        if controller_host == self.this_host && !pid_alive(pid) {
+            s.status = RunStatus::Interrupted;
+            return Ok(());
+        }
+        let holder = match self.seen.iter().find(|(inv, _)| *inv == s.inventory) {
+            Some((_, h)) => h.clone(),
+            None => {
+                let h = self.store.lock_holder(&s.inventory)?;
+                self.seen.push((s.inventory.clone(), h.clone()));
+                h
+            }
+        };
+        let taken_over = match &holder {
+            None => true,
+            Some(h) => h.run.is_some_and(|r| r != s.id),
+        };
+        if taken_over {
+            s.status = RunStatus::Interrupted;
+        }
+        Ok(())
     }
-    match lock {
-        None => RunStatus::Interrupted,
-        Some(h) => match h.run {
-            Some(r) if r != run => RunStatus::Interrupted,
-            _ => RunStatus::Running,
-        },
+}
+
+/// Named in a lock conflict whose holder has not recorded itself (yet).
+fn unknown_holder() -> LockHolder {
+    LockHolder {
+        run: None,
+        user: "(unknown)".into(),
+        controller_host: "(unknown)".into(),
+        pid: 0,
+        since: "(unknown)".into(),
+        command: String::new(),
     }
 }
 

@@ -18,7 +18,7 @@ use tokio_postgres::{Client, Config, NoTls, Row};
 
 use super::{
     COUNTS_SQL, Counts, LockGuard, LockHolder, PendingHandler, RunDetail, RunId, RunMeta, RunRow,
-    RunStatus, RunSummary, StateError, StateStore, TaskRecord, UndoEntry, UndoState, blob,
+    RunSummary, StateError, StateStore, TaskRecord, UndoEntry, UndoState, blob,
 };
 
 /// Schema migrations, applied in order; `tbuddy.schema_version` holds the
@@ -437,43 +437,15 @@ impl PgStore {
             self.block(async move { c.query(&sql, &[&arg]).await })?
         };
         let mut out = Vec::with_capacity(rows.len());
-        let mut cache: Vec<(String, Option<LockHolder>)> = Vec::new();
+        let mut probe = super::StatusProbe::new(self, &self.shared.this_host);
         for r in &rows {
             let run = run_from_row(r)?;
             let counts = counts_from_row(r, 15)?;
             let mut summary = run.clone().into_summary(counts)?;
-            if summary.status == RunStatus::Running {
-                let holder = match cache.iter().find(|(inv, _)| *inv == summary.inventory) {
-                    Some((_, h)) => h.clone(),
-                    None => {
-                        let h = self.lock_holder(&summary.inventory)?;
-                        cache.push((summary.inventory.clone(), h.clone()));
-                        h
-                    }
-                };
-                summary.status = super::derive_status(
-                    summary.status,
-                    summary.id,
-                    run.pid,
-                    &run.controller_host,
-                    &self.shared.this_host,
-                    holder.as_ref(),
-                );
-            }
+            probe.settle(&mut summary, run.pid, &run.controller_host)?;
             out.push((run, summary));
         }
         Ok(out)
-    }
-
-    fn unknown_holder(&self) -> LockHolder {
-        LockHolder {
-            run: None,
-            user: "(unknown)".into(),
-            controller_host: "(unknown)".into(),
-            pid: 0,
-            since: "(unknown)".into(),
-            command: String::new(),
-        }
     }
 }
 
@@ -949,7 +921,7 @@ impl StateStore for PgStore {
                         }
                         std::thread::sleep(Duration::from_millis(10));
                     }
-                    Err(StateError::Locked(self.unknown_holder()))
+                    Err(StateError::Locked(super::unknown_holder()))
                 },
                 Ok,
             )?;
@@ -1058,7 +1030,7 @@ impl StateStore for PgStore {
         }
         Ok(Some(
             self.holder_row(inventory)?
-                .unwrap_or_else(|| self.unknown_holder()),
+                .unwrap_or_else(super::unknown_holder),
         ))
     }
 

@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 
 use super::{
     COUNTS_SQL, Counts, LockGuard, LockHolder, PendingHandler, RunDetail, RunId, RunMeta, RunRow,
-    RunStatus, RunSummary, StateError, StateStore, TaskRecord, UndoEntry, UndoState, blob,
+    RunSummary, StateError, StateStore, TaskRecord, UndoEntry, UndoState, blob,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts the
@@ -240,7 +240,7 @@ impl SqliteStore {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        Ok(unknown_holder(&self.this_host))
+        Ok(super::unknown_holder())
     }
 
     fn summary_from(&self, conn: &Connection, row: RunRow) -> Result<RunSummary, StateError> {
@@ -259,46 +259,6 @@ impl SqliteStore {
             },
         )?;
         row.into_summary(c)
-    }
-
-    fn derive(
-        &self,
-        cache: &mut Vec<(String, Option<LockHolder>)>,
-        s: &mut RunSummary,
-        pid: u32,
-        controller_host: &str,
-    ) -> Result<(), StateError> {
-        if s.status != RunStatus::Running {
-            return Ok(());
-        }
-        let holder = match cache.iter().find(|(inv, _)| *inv == s.inventory) {
-            Some((_, h)) => h.clone(),
-            None => {
-                let h = self.lock_holder(&s.inventory)?;
-                cache.push((s.inventory.clone(), h.clone()));
-                h
-            }
-        };
-        s.status = super::derive_status(
-            s.status,
-            s.id,
-            pid,
-            controller_host,
-            &self.this_host,
-            holder.as_ref(),
-        );
-        Ok(())
-    }
-}
-
-fn unknown_holder(host: &str) -> LockHolder {
-    LockHolder {
-        run: None,
-        user: "(unknown)".into(),
-        controller_host: host.into(),
-        pid: 0,
-        since: "(unknown)".into(),
-        command: String::new(),
     }
 }
 
@@ -560,9 +520,9 @@ impl StateStore for SqliteStore {
                 out.push(self.summary_from(&conn, row)?);
             }
         }
-        let mut cache = Vec::new();
+        let mut probe = super::StatusProbe::new(self, &self.this_host);
         for (s, (pid, host)) in out.iter_mut().zip(procs) {
-            self.derive(&mut cache, s, pid, &host)?;
+            probe.settle(s, pid, &host)?;
         }
         Ok(out)
     }
@@ -600,8 +560,7 @@ impl StateStore for SqliteStore {
                 .collect::<Result<Vec<_>, _>>()?;
             (meta, summary, tasks)
         };
-        self.derive(
-            &mut Vec::new(),
+        super::StatusProbe::new(self, &self.this_host).settle(
             &mut summary,
             meta.pid,
             &meta.controller_host,
@@ -810,8 +769,7 @@ impl StateStore for SqliteStore {
         match file.try_lock_shared() {
             Ok(()) => Ok(None),
             Err(std::fs::TryLockError::WouldBlock) => Ok(Some(
-                Self::holder_row(&self.conn(), inventory)?
-                    .unwrap_or_else(|| unknown_holder(&self.this_host)),
+                Self::holder_row(&self.conn(), inventory)?.unwrap_or_else(super::unknown_holder),
             )),
             Err(std::fs::TryLockError::Error(e)) => Err(StateError::io(&path, e)),
         }
