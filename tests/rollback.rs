@@ -56,7 +56,8 @@ impl Project {
             .env("NO_COLOR", "1")
             .env_remove("TBUDDY_STATE")
             .stdin(Stdio::null());
-        if let Some(url) = &self.state {
+        // `plan` reads no state: it has no --state.
+        if let Some(url) = self.state.as_ref().filter(|_| args[0] != "plan") {
             cmd.arg("--state").arg(url);
         }
         cmd

@@ -64,7 +64,7 @@ pub fn holder(command: &str) -> LockHolder {
         user: user_name(),
         controller_host: controller_host(),
         pid: std::process::id(),
-        since: String::new(),
+        since: state::now_rfc3339(),
         command: command.to_string(),
     }
 }

@@ -109,8 +109,8 @@ impl Recorder {
                 Err(e) => self.warn(&e.to_string()),
             }
         }
-        let _undo = serde_json::to_value(&record).expect("undo records serialize");
-        if let Err(e) = self.store.finish_undo(id, applied) {
+        let undo = serde_json::to_value(&record).expect("undo records serialize");
+        if let Err(e) = self.store.finish_undo(id, applied, Some((&undo, &blobs))) {
             self.warn(&e.to_string());
         }
     }

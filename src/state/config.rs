@@ -8,11 +8,11 @@ use std::path::Path;
 
 use super::StateError;
 
-/// Top-level keys of the file with their 1-based line, or `None` when the
-/// file does not exist.
-pub fn read_project_config(
-    file: &Path,
-) -> Result<Option<HashMap<String, (usize, String)>>, StateError> {
+/// Top-level keys of `tbuddy.toml`: key → (1-based line, value).
+pub type ProjectConfig = HashMap<String, (usize, String)>;
+
+/// The project configuration, or `None` when the file does not exist.
+pub fn read_project_config(file: &Path) -> Result<Option<ProjectConfig>, StateError> {
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -27,7 +27,7 @@ pub fn read_project_config(
         })
 }
 
-pub(super) fn parse(text: &str) -> Result<HashMap<String, (usize, String)>, (usize, String)> {
+pub(super) fn parse(text: &str) -> Result<ProjectConfig, (usize, String)> {
     let mut out = HashMap::new();
     let mut top_level = true;
     for (i, raw) in text.lines().enumerate() {

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use config::read_project_config;
+pub use config::{ProjectConfig, read_project_config};
 
 /// Identifier of a run, increasing with time within one store.
 pub type RunId = i64;
@@ -236,7 +236,14 @@ pub trait StateStore: Send + Sync {
     /// ignored and assigned here; returns the new id.
     fn journal_undo(&self, entry: &UndoEntry) -> Result<i64, StateError>;
     /// Marks a journaled entry `done` (the change was applied) or `failed`.
-    fn finish_undo(&self, id: i64, done: bool) -> Result<(), StateError>;
+    /// With `confirmed`, the entry's undo JSON and blob list are replaced by
+    /// the completed record (e.g. with what the change left on the host).
+    fn finish_undo(
+        &self,
+        id: i64,
+        done: bool,
+        confirmed: Option<(&serde_json::Value, &[String])>,
+    ) -> Result<(), StateError>;
     /// Stores content compressed and deduplicated; returns its sha256 (hex).
     fn put_blob(&self, content: &[u8]) -> Result<String, StateError>;
     /// The content stored under a sha256, verified against it.
@@ -292,8 +299,9 @@ pub const PROJECT_CONFIG: &str = "tbuddy.toml";
 pub const STATE_ENV: &str = "TBUDDY_STATE";
 
 impl StateSpec {
-    /// `--state` > `$TBUDDY_STATE` > `state = "…"` in `<project>/tbuddy.toml`
-    /// > `<project>/.tbuddy/state.db`. A relative SQLite path from the config
+    /// In order of precedence: `--state`, then `$TBUDDY_STATE`, then
+    /// `state = "…"` in `<project>/tbuddy.toml`, then the default
+    /// `<project>/.tbuddy/state.db`. A relative SQLite path from the config
     /// file is taken relative to the project directory.
     pub fn resolve(cli: Option<&str>, project_dir: &Path) -> Result<StateSpec, StateError> {
         if let Some(v) = cli {
@@ -478,30 +486,83 @@ fn pid_alive(pid: u32) -> bool {
     }
 }
 
-/// Derives the shown status of a run stored as running: it is interrupted
+/// Settles the shown status of runs stored as running: a run is interrupted
 /// when its process is known to be gone, when nobody holds its inventory's
-/// lock, or when the lock has since been taken by another run.
-fn derive_status(
-    stored: RunStatus,
-    run: RunId,
-    pid: u32,
-    controller_host: &str,
-    this_host: &str,
-    lock: Option<&LockHolder>,
-) -> RunStatus {
-    if stored != RunStatus::Running {
-        return stored;
+/// lock, or when the lock has since been taken by another run. Each
+/// inventory's lock is probed once per listing.
+struct StatusProbe<'a> {
+    store: &'a dyn StateStore,
+    this_host: String,
+    seen: Vec<(String, Option<LockHolder>)>,
+}
+
+impl<'a> StatusProbe<'a> {
+    fn new(store: &'a dyn StateStore, this_host: &str) -> Self {
+        StatusProbe {
+            store,
+            this_host: this_host.to_string(),
+            seen: Vec::new(),
+        }
     }
-    if controller_host == this_host && !pid_alive(pid) {
-        return RunStatus::Interrupted;
+
+    fn settle(
+        &mut self,
+        s: &mut RunSummary,
+        pid: u32,
+        controller_host: &str,
+    ) -> Result<(), StateError> {
+        if s.status != RunStatus::Running {
+            return Ok(());
+        }
+        if controller_host == self.this_host && !pid_alive(pid) {
+            s.status = RunStatus::Interrupted;
+            return Ok(());
+        }
+        let holder = match self.seen.iter().find(|(inv, _)| *inv == s.inventory) {
+            Some((_, h)) => h.clone(),
+            None => {
+                let h = self.store.lock_holder(&s.inventory)?;
+                self.seen.push((s.inventory.clone(), h.clone()));
+                h
+            }
+        };
+        let taken_over = match &holder {
+            None => true,
+            Some(h) => h.run.is_some_and(|r| r != s.id),
+        };
+        if taken_over {
+            s.status = RunStatus::Interrupted;
+        }
+        Ok(())
     }
-    match lock {
-        None => RunStatus::Interrupted,
-        Some(h) => match h.run {
-            Some(r) if r != run => RunStatus::Interrupted,
-            _ => RunStatus::Running,
-        },
+}
+
+/// Named in a lock conflict whose holder has not recorded itself (yet).
+fn unknown_holder() -> LockHolder {
+    LockHolder {
+        run: None,
+        user: "(unknown)".into(),
+        controller_host: "(unknown)".into(),
+        pid: 0,
+        since: "(unknown)".into(),
+        command: String::new(),
     }
+}
+
+/// Unique per lock acquisition, so a guard only ever removes its own holder
+/// row (the pid and start second may repeat).
+fn lock_token() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{}-{nanos}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// 64-bit key for an inventory's lock: stable across processes and versions.

@@ -18,7 +18,7 @@ use tokio_postgres::{Client, Config, NoTls, Row};
 
 use super::{
     COUNTS_SQL, Counts, LockGuard, LockHolder, PendingHandler, RunDetail, RunId, RunMeta, RunRow,
-    RunStatus, RunSummary, StateError, StateStore, TaskRecord, UndoEntry, UndoState, blob,
+    RunSummary, StateError, StateStore, TaskRecord, UndoEntry, UndoState, blob,
 };
 
 /// Schema migrations, applied in order; `tbuddy.schema_version` holds the
@@ -94,7 +94,8 @@ CREATE TABLE tbuddy.locks (
     controller_host text NOT NULL,
     pid             bigint NOT NULL,
     since           timestamptz NOT NULL,
-    command         text NOT NULL
+    command         text NOT NULL,
+    token           text NOT NULL
 );
 "#];
 
@@ -436,43 +437,15 @@ impl PgStore {
             self.block(async move { c.query(&sql, &[&arg]).await })?
         };
         let mut out = Vec::with_capacity(rows.len());
-        let mut cache: Vec<(String, Option<LockHolder>)> = Vec::new();
+        let mut probe = super::StatusProbe::new(self, &self.shared.this_host);
         for r in &rows {
             let run = run_from_row(r)?;
             let counts = counts_from_row(r, 15)?;
             let mut summary = run.clone().into_summary(counts)?;
-            if summary.status == RunStatus::Running {
-                let holder = match cache.iter().find(|(inv, _)| *inv == summary.inventory) {
-                    Some((_, h)) => h.clone(),
-                    None => {
-                        let h = self.lock_holder(&summary.inventory)?;
-                        cache.push((summary.inventory.clone(), h.clone()));
-                        h
-                    }
-                };
-                summary.status = super::derive_status(
-                    summary.status,
-                    summary.id,
-                    run.pid,
-                    &run.controller_host,
-                    &self.shared.this_host,
-                    holder.as_ref(),
-                );
-            }
+            probe.settle(&mut summary, run.pid, &run.controller_host)?;
             out.push((run, summary));
         }
         Ok(out)
-    }
-
-    fn unknown_holder(&self) -> LockHolder {
-        LockHolder {
-            run: None,
-            user: "(unknown)".into(),
-            controller_host: "(unknown)".into(),
-            pid: 0,
-            since: "(unknown)".into(),
-            command: String::new(),
-        }
     }
 }
 
@@ -680,7 +653,12 @@ impl StateStore for PgStore {
         })
     }
 
-    fn finish_undo(&self, id: i64, done: bool) -> Result<(), StateError> {
+    fn finish_undo(
+        &self,
+        id: i64,
+        done: bool,
+        confirmed: Option<(&serde_json::Value, &[String])>,
+    ) -> Result<(), StateError> {
         let state = if done {
             UndoState::Done
         } else {
@@ -688,12 +666,19 @@ impl StateStore for PgStore {
         }
         .as_str();
         let now = super::now_rfc3339();
+        let (undo, blobs) = match confirmed {
+            Some((u, b)) => (Some(u.to_string()), Some(super::blobs_to_db(b))),
+            None => (None, None),
+        };
         let mut guard = self.client();
         let c: &mut Client = &mut guard;
         let n = self.block(async move {
             c.execute(
-                "UPDATE tbuddy.undo SET state = $1, finished = $2::text::timestamptz WHERE id = $3",
-                &[&state, &now, &id],
+                "UPDATE tbuddy.undo SET state = $1, finished = $2::text::timestamptz,
+                        undo = coalesce($4::text::jsonb, undo),
+                        blobs = coalesce($5::text::jsonb, blobs)
+                  WHERE id = $3",
+                &[&state, &now, &id, &undo, &blobs],
             )
             .await
         })?;
@@ -948,19 +933,19 @@ impl StateStore for PgStore {
                         }
                         std::thread::sleep(Duration::from_millis(10));
                     }
-                    Err(StateError::Locked(self.unknown_holder()))
+                    Err(StateError::Locked(super::unknown_holder()))
                 },
                 Ok,
             )?;
         let pid = i64::from(holder.pid);
+        let token = super::lock_token();
         let guard = PgLock {
             shared: Arc::clone(&self.shared),
             client: Some(client),
             task: Some(task),
             key,
             inventory: inventory.to_string(),
-            pid,
-            since: holder.since.clone(),
+            token: token.clone(),
         };
         let lock_client = guard.client.as_ref().map(|c| c as &Client);
         let Some(lc) = lock_client else {
@@ -969,11 +954,12 @@ impl StateStore for PgStore {
         self.block(async move {
             lc.execute(
                 "INSERT INTO tbuddy.locks (inventory, run, user_name, controller_host, pid, since,
-                     command)
-                 VALUES ($1, $2, $3, $4, $5, $6::text::timestamptz, $7)
+                     command, token)
+                 VALUES ($1, $2, $3, $4, $5, $6::text::timestamptz, $7, $8)
                  ON CONFLICT (inventory) DO UPDATE SET run = excluded.run,
                      user_name = excluded.user_name, controller_host = excluded.controller_host,
-                     pid = excluded.pid, since = excluded.since, command = excluded.command",
+                     pid = excluded.pid, since = excluded.since, command = excluded.command,
+                     token = excluded.token",
                 &[
                     &inventory,
                     &holder.run,
@@ -982,6 +968,7 @@ impl StateStore for PgStore {
                     &pid,
                     &holder.since,
                     &holder.command,
+                    &token,
                 ],
             )
             .await
@@ -1055,7 +1042,7 @@ impl StateStore for PgStore {
         }
         Ok(Some(
             self.holder_row(inventory)?
-                .unwrap_or_else(|| self.unknown_holder()),
+                .unwrap_or_else(super::unknown_holder),
         ))
     }
 
@@ -1070,8 +1057,8 @@ struct PgLock {
     task: Option<JoinHandle<()>>,
     key: i64,
     inventory: String,
-    pid: i64,
-    since: String,
+    /// Identifies this acquisition's holder row.
+    token: String,
 }
 
 impl LockGuard for PgLock {}
@@ -1080,15 +1067,14 @@ impl Drop for PgLock {
     fn drop(&mut self) {
         let client = self.client.take();
         let task = self.task.take();
-        let (key, inventory, pid, since) = (self.key, &self.inventory, self.pid, &self.since);
+        let (key, inventory, token) = (self.key, &self.inventory, &self.token);
         self.shared.block(async move {
             if let Some(c) = client {
                 // Only our own row: after a force-unlock it may be a new holder's.
                 let _ = c
                     .execute(
-                        "DELETE FROM tbuddy.locks WHERE inventory = $1 AND pid = $2
-                            AND since = $3::text::timestamptz",
-                        &[inventory, &pid, since],
+                        "DELETE FROM tbuddy.locks WHERE inventory = $1 AND token = $2",
+                        &[inventory, token],
                     )
                     .await;
                 let _ = c.execute("SELECT pg_advisory_unlock($1)", &[&key]).await;

@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 
 use super::{
     COUNTS_SQL, Counts, LockGuard, LockHolder, PendingHandler, RunDetail, RunId, RunMeta, RunRow,
-    RunStatus, RunSummary, StateError, StateStore, TaskRecord, UndoEntry, UndoState, blob,
+    RunSummary, StateError, StateStore, TaskRecord, UndoEntry, UndoState, blob,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts the
@@ -89,7 +89,8 @@ CREATE TABLE locks (
     controller_host TEXT NOT NULL,
     pid             INTEGER NOT NULL,
     since           TEXT NOT NULL,
-    command         TEXT NOT NULL
+    command         TEXT NOT NULL,
+    token           TEXT NOT NULL
 );
 "#];
 
@@ -239,7 +240,7 @@ impl SqliteStore {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        Ok(unknown_holder(&self.this_host))
+        Ok(super::unknown_holder())
     }
 
     fn summary_from(&self, conn: &Connection, row: RunRow) -> Result<RunSummary, StateError> {
@@ -258,46 +259,6 @@ impl SqliteStore {
             },
         )?;
         row.into_summary(c)
-    }
-
-    fn derive(
-        &self,
-        cache: &mut Vec<(String, Option<LockHolder>)>,
-        s: &mut RunSummary,
-        pid: u32,
-        controller_host: &str,
-    ) -> Result<(), StateError> {
-        if s.status != RunStatus::Running {
-            return Ok(());
-        }
-        let holder = match cache.iter().find(|(inv, _)| *inv == s.inventory) {
-            Some((_, h)) => h.clone(),
-            None => {
-                let h = self.lock_holder(&s.inventory)?;
-                cache.push((s.inventory.clone(), h.clone()));
-                h
-            }
-        };
-        s.status = super::derive_status(
-            s.status,
-            s.id,
-            pid,
-            controller_host,
-            &self.this_host,
-            holder.as_ref(),
-        );
-        Ok(())
-    }
-}
-
-fn unknown_holder(host: &str) -> LockHolder {
-    LockHolder {
-        run: None,
-        user: "(unknown)".into(),
-        controller_host: host.into(),
-        pid: 0,
-        since: "(unknown)".into(),
-        command: String::new(),
     }
 }
 
@@ -482,16 +443,27 @@ impl StateStore for SqliteStore {
         })
     }
 
-    fn finish_undo(&self, id: i64, done: bool) -> Result<(), StateError> {
+    fn finish_undo(
+        &self,
+        id: i64,
+        done: bool,
+        confirmed: Option<(&serde_json::Value, &[String])>,
+    ) -> Result<(), StateError> {
         let state = if done {
             UndoState::Done
         } else {
             UndoState::Failed
         };
+        let (undo, blobs) = match confirmed {
+            Some((u, b)) => (Some(u.to_string()), Some(super::blobs_to_db(b))),
+            None => (None, None),
+        };
         let n = self.write(|tx| {
             Ok(tx.execute(
-                "UPDATE undo SET state = ?1, finished = ?2 WHERE id = ?3",
-                params![state.as_str(), super::now_rfc3339(), id],
+                "UPDATE undo SET state = ?1, finished = ?2, undo = coalesce(?4, undo),
+                                 blobs = coalesce(?5, blobs)
+                  WHERE id = ?3",
+                params![state.as_str(), super::now_rfc3339(), id, undo, blobs],
             )?)
         })?;
         if n == 0 {
@@ -559,9 +531,9 @@ impl StateStore for SqliteStore {
                 out.push(self.summary_from(&conn, row)?);
             }
         }
-        let mut cache = Vec::new();
+        let mut probe = super::StatusProbe::new(self, &self.this_host);
         for (s, (pid, host)) in out.iter_mut().zip(procs) {
-            self.derive(&mut cache, s, pid, &host)?;
+            probe.settle(s, pid, &host)?;
         }
         Ok(out)
     }
@@ -599,8 +571,7 @@ impl StateStore for SqliteStore {
                 .collect::<Result<Vec<_>, _>>()?;
             (meta, summary, tasks)
         };
-        self.derive(
-            &mut Vec::new(),
+        super::StatusProbe::new(self, &self.this_host).settle(
             &mut summary,
             meta.pid,
             &meta.controller_host,
@@ -731,17 +702,20 @@ impl StateStore for SqliteStore {
             }
             return Err(StateError::Locked(self.holder_for_message(inventory)?));
         };
+        let token = super::lock_token();
         // For whoever looks at the file itself.
         let mut f = &file;
         let _ = f.set_len(0);
         let _ = writeln!(f, "{inventory}\npid {}", holder.pid);
         self.durable(|tx| {
             tx.execute(
-                "INSERT INTO locks (inventory, run, user_name, controller_host, pid, since, command)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                "INSERT INTO locks (inventory, run, user_name, controller_host, pid, since, command,
+                                    token)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (inventory) DO UPDATE SET run = excluded.run,
                      user_name = excluded.user_name, controller_host = excluded.controller_host,
-                     pid = excluded.pid, since = excluded.since, command = excluded.command",
+                     pid = excluded.pid, since = excluded.since, command = excluded.command,
+                     token = excluded.token",
                 params![
                     inventory,
                     holder.run,
@@ -749,7 +723,8 @@ impl StateStore for SqliteStore {
                     holder.controller_host,
                     holder.pid,
                     holder.since,
-                    holder.command
+                    holder.command,
+                    token
                 ],
             )?;
             Ok(())
@@ -757,8 +732,7 @@ impl StateStore for SqliteStore {
         Ok(Box::new(SqliteLock {
             conn: Arc::clone(&self.conn),
             inventory: inventory.to_string(),
-            pid: holder.pid,
-            since: holder.since.clone(),
+            token,
             _file: file,
         }))
     }
@@ -806,8 +780,7 @@ impl StateStore for SqliteStore {
         match file.try_lock_shared() {
             Ok(()) => Ok(None),
             Err(std::fs::TryLockError::WouldBlock) => Ok(Some(
-                Self::holder_row(&self.conn(), inventory)?
-                    .unwrap_or_else(|| unknown_holder(&self.this_host)),
+                Self::holder_row(&self.conn(), inventory)?.unwrap_or_else(super::unknown_holder),
             )),
             Err(std::fs::TryLockError::Error(e)) => Err(StateError::io(&path, e)),
         }
@@ -821,8 +794,8 @@ impl StateStore for SqliteStore {
 struct SqliteLock {
     conn: Arc<Mutex<Connection>>,
     inventory: String,
-    pid: u32,
-    since: String,
+    /// Identifies this acquisition's holder row.
+    token: String,
     /// Closing it releases the flock.
     _file: File,
 }
@@ -833,8 +806,8 @@ impl Drop for SqliteLock {
     fn drop(&mut self) {
         // Only our own row: after a force-unlock it may belong to a new holder.
         let _ = lock_conn(&self.conn).execute(
-            "DELETE FROM locks WHERE inventory = ?1 AND pid = ?2 AND since = ?3",
-            params![self.inventory, self.pid, self.since],
+            "DELETE FROM locks WHERE inventory = ?1 AND token = ?2",
+            params![self.inventory, self.token],
         );
     }
 }

@@ -82,15 +82,23 @@ fn dead_pid() -> u32 {
 
 /// The behaviour every backend must show.
 fn conformance(store: &dyn StateStore) {
-    runs_and_tasks(store);
-    undo_journal(store);
-    blobs(store);
-    pending_handlers(store);
-    lock_fail_fast(store);
-    force_unlock(store);
-    interrupted_detection(store);
-    concurrent_writers(store);
-    from_async_context(store);
+    type Step = fn(&dyn StateStore);
+    let steps: [(&str, Step); 9] = [
+        ("runs and tasks", runs_and_tasks),
+        ("undo journal", undo_journal),
+        ("blobs", blobs),
+        ("pending handlers", pending_handlers),
+        ("lock fails fast", lock_fail_fast),
+        ("force unlock", force_unlock),
+        ("interrupted detection", interrupted_detection),
+        ("concurrent writers", concurrent_writers),
+        ("from async context", from_async_context),
+    ];
+    for (name, step) in steps {
+        let t0 = Instant::now();
+        step(store);
+        eprintln!("conformance: {name}: {:?}", t0.elapsed());
+    }
 }
 
 fn runs_and_tasks(store: &dyn StateStore) {
@@ -186,9 +194,18 @@ fn undo_journal(store: &dyn StateStore) {
         // Another run's journal does not disturb this run's order.
         store.journal_undo(&undo(other, "web9", n)).unwrap();
     }
-    store.finish_undo(ids[0], true).unwrap();
-    store.finish_undo(ids[1], false).unwrap();
-    store.finish_undo(ids[2], true).unwrap();
+    store.finish_undo(ids[0], true, None).unwrap();
+    store.finish_undo(ids[1], false, None).unwrap();
+    // A confirmed change replaces its record (what the change left) and blobs.
+    let left = store.put_blob(b"new contents\n").unwrap();
+    let completed = serde_json::json!({"host": "web1", "n": 3, "after": "left"});
+    store
+        .finish_undo(
+            ids[2],
+            true,
+            Some((&completed, std::slice::from_ref(&left))),
+        )
+        .unwrap();
 
     let entries = store.undo_entries(run).unwrap();
     assert_eq!(entries.len(), 5);
@@ -207,11 +224,13 @@ fn undo_journal(store: &dyn StateStore) {
     want.blobs = vec![blob::sha256_hex(b"old contents\n")];
     assert_eq!(entries[1], want);
     assert_eq!(store.get_blob(&want.blobs[0]).unwrap(), b"old contents\n");
+    assert_eq!(entries[2].undo, completed);
+    assert_eq!(entries[2].blobs, vec![left]);
     assert_eq!(store.undo_entries(other).unwrap().len(), 5);
     assert_eq!(store.run(run).unwrap().undo, entries);
 
     assert!(matches!(
-        store.finish_undo(i64::MAX, true),
+        store.finish_undo(i64::MAX, true, None),
         Err(StateError::NotFound(_))
     ));
     assert!(matches!(
@@ -240,13 +259,13 @@ fn undo_journal(store: &dyn StateStore) {
 
 fn blobs(store: &dyn StateStore) {
     // Big and compressible.
-    let text: Vec<u8> = (0..200_000)
+    let text: Vec<u8> = (0..40_000)
         .flat_map(|i| format!("line {i}: the quick brown fox\n").into_bytes())
         .collect();
     // Binary, incompressible, every byte value including NUL.
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut binary: Vec<u8> = (0..=255u8).collect();
-    binary.extend((0..300_000).map(|_| {
+    binary.extend((0..200_000).map(|_| {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
@@ -507,7 +526,7 @@ fn child_lock_holder() {
     store
         .record_task(run, &task("web1", "t", "changed"))
         .unwrap();
-    println!("LOCKED {run}");
+    println!("\nLOCKED {run}");
     std::thread::sleep(Duration::from_secs(120));
     panic!("the parent test should have killed this process");
 }
@@ -528,7 +547,10 @@ fn lock_released_on_kill(spec: &StateSpec) {
     let run: RunId = BufReader::new(stdout)
         .lines()
         .map_while(Result::ok)
-        .find_map(|l| l.strip_prefix("LOCKED ").map(|r| r.trim().parse().unwrap()))
+        .find_map(|l| {
+            l.split_once("LOCKED ")
+                .map(|(_, r)| r.trim().parse().unwrap())
+        })
         .unwrap_or_else(|| {
             let _ = child.kill();
             panic!("child exited without taking the lock")

@@ -78,9 +78,17 @@ impl PgCluster {
         } else {
             None
         };
+        // /tmp rather than $TMPDIR: the postgres user must be able to reach
+        // it, and unix socket paths are limited to about 100 bytes.
+        let base = Path::new("/tmp");
+        let base = if base.is_dir() {
+            base.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        };
         let dir = tempfile::Builder::new()
             .prefix("tbuddy-pg.")
-            .tempdir()
+            .tempdir_in(base)
             .expect("temporary directory for the PostgreSQL cluster");
         if let Some((uid, gid)) = run_as {
             std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))
