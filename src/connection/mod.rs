@@ -1,15 +1,24 @@
 //! How commands reach a host. Modules speak POSIX shell to the target, so a
 //! connection only needs to run a script (with optional stdin) and say how it ended.
+//!
+//! Input can be streamed: `Connection::exec_stdin` with `Stdin::Reader` sends a reader's
+//! bytes in chunks as the script consumes them, so a file of any size crosses with
+//! bounded controller memory.
 
 mod local;
 mod spec;
 mod ssh;
+mod sudo;
 
 pub use local::LocalConnection;
 pub use spec::{ConnSpec, SSH_VARS};
 pub use ssh::{DEFAULT_CONNECT_TIMEOUT, SshConnection, SshParams};
 
 use std::fmt;
+use std::io::Read;
+
+/// Chunk size for streamed input.
+pub const STREAM_CHUNK: usize = 128 * 1024;
 
 /// Who to become on the target for one command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,9 +64,48 @@ pub enum ConnError {
     Failed(String),
 }
 
+/// What a command reads on its standard input.
+pub enum Stdin<'a> {
+    /// Nothing (end of input at once).
+    Null,
+    /// These bytes.
+    Bytes(&'a [u8]),
+    /// Everything the reader yields, read in chunks of `STREAM_CHUNK` while the command
+    /// consumes them; never held in memory whole. Reading starts only once the command
+    /// runs (after sudo let it), so a command that never started consumed nothing.
+    ///
+    /// A read error ends the input early (the command sees end of file) and fails the
+    /// exec once the command has finished. Scripts that must not act on a partial input
+    /// check what they got (see `Target::put_file`).
+    Reader(&'a mut (dyn Read + Send)),
+}
+
+impl<'a> From<Option<&'a [u8]>> for Stdin<'a> {
+    fn from(b: Option<&'a [u8]>) -> Self {
+        b.map_or(Stdin::Null, Stdin::Bytes)
+    }
+}
+
+impl fmt::Debug for Stdin<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stdin::Null => f.write_str("Null"),
+            Stdin::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            Stdin::Reader(_) => f.write_str("Reader"),
+        }
+    }
+}
+
 pub trait Connection: Send {
-    /// Runs `sh -c script` on the target.
-    fn exec(&mut self, req: &Exec<'_>) -> Result<Output, ConnError>;
+    /// Runs `sh -c script` on the target, with `req.stdin` as its input.
+    fn exec(&mut self, req: &Exec<'_>) -> Result<Output, ConnError> {
+        self.exec_stdin(req, Stdin::from(req.stdin))
+    }
+
+    /// Runs `sh -c script` on the target with `stdin` as its input (`req.stdin` is not
+    /// used). Output is collected while input is written, so a script that fills its
+    /// output pipes before reading all of its input cannot deadlock.
+    fn exec_stdin(&mut self, req: &Exec<'_>, stdin: Stdin<'_>) -> Result<Output, ConnError>;
 
     /// A short description for messages (`local`, `ssh root@10.0.0.5:22`).
     fn describe(&self) -> String;
@@ -91,6 +139,61 @@ pub fn with_env(script: &str, env: &[(String, String)]) -> String {
     }
     out.push_str(script);
     out
+}
+
+/// Test inputs shared by the connections' tests.
+#[cfg(test)]
+pub(crate) mod testinput {
+    use std::io::{self, Read};
+
+    /// Deterministic bytes that do not compress (xorshift).
+    pub struct Noise {
+        x: u64,
+        left: u64,
+    }
+
+    impl Read for Noise {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf
+                .len()
+                .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+            for b in &mut buf[..n] {
+                self.x ^= self.x << 13;
+                self.x ^= self.x >> 7;
+                self.x ^= self.x << 17;
+                *b = (self.x >> 24) as u8;
+            }
+            self.left -= n as u64;
+            Ok(n)
+        }
+    }
+
+    pub fn noise(n: u64) -> Noise {
+        Noise {
+            x: 0x9E37_79B9_7F4A_7C15,
+            left: n,
+        }
+    }
+
+    pub fn noise_bytes(n: u64) -> Vec<u8> {
+        let mut v = Vec::new();
+        noise(n).read_to_end(&mut v).expect("in memory");
+        v
+    }
+
+    /// Yields `chunks` full buffers of `x`, then fails.
+    pub struct Broken(pub u32);
+
+    impl Read for Broken {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0 == 0 {
+                return Err(io::Error::other("disk on fire"));
+            }
+            self.0 -= 1;
+            buf.fill(b'x');
+            Ok(buf.len())
+        }
+    }
 }
 
 #[cfg(test)]

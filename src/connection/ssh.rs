@@ -10,9 +10,12 @@
 //! ProxyJump, the agent, certificates and known_hosts behave as they do for Ansible.
 //!
 //! The trait is synchronous and called from plain OS threads; the async work runs on one
-//! process-wide multi-threaded tokio runtime through `block_on`.
+//! process-wide multi-threaded tokio runtime through `block_on`. Streamed input
+//! (`Stdin::Reader`) is read on a plain thread and handed to the async writer in chunks
+//! through a bounded channel, so the reader may block and memory stays bounded.
 
-use super::{Become, ConnError, Connection, Exec, Output, sh_quote, with_env};
+use super::sudo::{self, Event, Gate, Scanner, Step, nonce};
+use super::{ConnError, Connection, Exec, Output, STREAM_CHUNK, Stdin};
 use openssh::{Error as SshError, Session, Stdio};
 use serde_json::{Map, Value};
 use std::ffi::OsString;
@@ -254,13 +257,19 @@ impl SshConnection {
     }
 }
 
-impl Connection for SshConnection {
-    fn exec(&mut self, req: &Exec<'_>) -> Result<Output, ConnError> {
+impl SshConnection {
+    /// Runs one command, reconnecting once if the master was gone before it started.
+    fn exec_input(&mut self, req: &Exec<'_>, input: &mut Input<'_>) -> Result<Output, ConnError> {
         let mut retried = false;
         loop {
             self.connect()?;
             let master = self.master.as_ref().expect("connected");
-            let result = block_on(run(master.session(), req, self.params.user.as_deref()));
+            let result = block_on(run(
+                master.session(),
+                req,
+                self.params.user.as_deref(),
+                &mut *input,
+            ));
             match result {
                 Ok(out) => return Ok(out),
                 Err(RunError::Failed(m)) => return Err(ConnError::Failed(m)),
@@ -271,7 +280,8 @@ impl Connection for SshConnection {
                 }
                 Err(RunError::NotStarted(m)) => {
                     // The master is gone (it died, was killed, or idled out): the command
-                    // never started, so reconnecting and running it again is safe. Once.
+                    // never started (and consumed no input), so reconnecting and running
+                    // it again is safe. Once.
                     let tail = master.log_tail();
                     self.disconnect();
                     if retried {
@@ -280,6 +290,31 @@ impl Connection for SshConnection {
                     retried = true;
                 }
             }
+        }
+    }
+}
+
+impl Connection for SshConnection {
+    fn exec_stdin(&mut self, req: &Exec<'_>, stdin: Stdin<'_>) -> Result<Output, ConnError> {
+        match stdin {
+            Stdin::Null => self.exec_input(req, &mut Input::Null),
+            Stdin::Bytes(b) => self.exec_input(req, &mut Input::Bytes(b)),
+            Stdin::Reader(r) => std::thread::scope(|s| {
+                // A plain thread does the (blocking) reads and hands chunks to the async
+                // writer through a small bounded channel: at most FEED_CHUNKS chunks are
+                // in memory at any time.
+                let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+                let (tx, rx) = mpsc::channel::<io::Result<Vec<u8>>>(FEED_CHUNKS);
+                s.spawn(move || pump(r, go_rx, tx));
+                let mut feed = Feed {
+                    rx,
+                    go: Some(go_tx),
+                };
+                let res = self.exec_input(req, &mut Input::Feed(&mut feed));
+                // Unblocks the pump (if it waits to start or on a full channel).
+                drop(feed);
+                res
+            }),
         }
     }
 
@@ -395,23 +430,6 @@ fn release_ctl_paths(ctl: &Path, log: &Path) {
             *guard = None;
         }
     }
-}
-
-/// 16 hex digits from std's randomly keyed SipHash (no extra dependency). Used for
-/// directory names and the sudo prompt/marker, where unpredictability is a nicety.
-fn nonce() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(N.fetch_add(1, Ordering::Relaxed));
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default(),
-    );
-    h.write_u32(std::process::id());
-    format!("{:016x}", h.finish())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -530,150 +548,63 @@ enum RunError {
     Failed(String),
 }
 
-/// What the remote side runs, and how `become` talks to sudo.
-#[derive(Debug)]
-struct Plan {
-    command: String,
-    /// sudo: the line the inner shell prints on stderr once sudo let it run.
-    marker: Option<String>,
-    /// sudo -S: our prompt, answered with the password (sent on stdin, never in argv).
-    prompt: Option<String>,
-    become_user: Option<String>,
+/// Streamed input: chunks in flight between the reading thread and the writer.
+const FEED_CHUNKS: usize = 4;
+
+/// The command's input, reusable across a reconnect (nothing is consumed before the
+/// command has started).
+enum Input<'a> {
+    Null,
+    Bytes(&'a [u8]),
+    Feed(&'a mut Feed),
 }
 
-fn make_plan(req: &Exec<'_>, login_user: Option<&str>) -> Plan {
-    let script = with_env(req.script, req.env);
-    match req.become_as {
-        Some(b) if login_user != Some(b.user.as_str()) => become_plan(&script, b),
-        _ => Plan {
-            command: format!("sh -c {}", sh_quote(&script)),
-            marker: None,
-            prompt: None,
-            become_user: None,
-        },
+/// The receiving end of `pump`.
+struct Feed {
+    rx: mpsc::Receiver<io::Result<Vec<u8>>>,
+    /// Tells the pump to start reading; sent once the command runs.
+    go: Option<std::sync::mpsc::Sender<()>>,
+}
+
+/// Reads `r` in chunks into `tx` once told to start; stops at the end, at the first
+/// error (which it passes on), or when the receiver is gone.
+fn pump(
+    r: &mut (dyn io::Read + Send),
+    go: std::sync::mpsc::Receiver<()>,
+    tx: mpsc::Sender<io::Result<Vec<u8>>>,
+) {
+    if go.recv().is_err() {
+        return;
     }
-}
-
-fn become_plan(script: &str, b: &Become) -> Plan {
-    let id = nonce();
-    let marker = format!("TBUDDY-BECOME-OK-{id}");
-    let inner = format!("echo {marker} >&2; {script}");
-    let mut command = String::from("sudo -H ");
-    let prompt = b.password.as_ref().map(|_| {
-        let prompt = format!("[tbuddy become {id}] password: ");
-        command.push_str(&format!("-S -p {} ", sh_quote(&prompt)));
-        prompt
-    });
-    if prompt.is_none() {
-        command.push_str("-n ");
-    }
-    command.push_str(&format!(
-        "-u {} sh -c {}",
-        sh_quote(&b.user),
-        sh_quote(&inner)
-    ));
-    Plan {
-        command,
-        marker: Some(marker),
-        prompt,
-        become_user: Some(b.user.clone()),
-    }
-}
-
-/// What the stderr scanner saw, in order, while sudo was still in charge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Event {
-    Prompt,
-    Ready,
-}
-
-/// Scans sudo's stderr for our prompt and marker. Everything up to and including the
-/// marker line is sudo's (prompt, lecture, warnings) and is dropped from the output.
-#[derive(Debug)]
-struct Scanner {
-    marker_line: Vec<u8>,
-    prompt: Option<Vec<u8>>,
-    buf: Vec<u8>,
-    pos: usize,
-    ready: bool,
-    prompts: usize,
-}
-
-impl Scanner {
-    fn new(marker: &str, prompt: Option<&str>) -> Self {
-        Scanner {
-            marker_line: format!("{marker}\n").into_bytes(),
-            prompt: prompt.map(|p| p.as_bytes().to_vec()),
-            buf: Vec::new(),
-            pos: 0,
-            ready: false,
-            prompts: 0,
-        }
-    }
-
-    /// Adds stderr bytes; returns the events they completed.
-    fn feed(&mut self, data: &[u8]) -> Vec<Event> {
-        self.buf.extend_from_slice(data);
-        let mut events = Vec::new();
-        while !self.ready {
-            let hay = &self.buf[self.pos..];
-            let m = find(hay, &self.marker_line);
-            let p = self.prompt.as_deref().and_then(|p| find(hay, p));
-            match (p, m) {
-                (Some(pi), mi) if mi.is_none_or(|mi| pi < mi) => {
-                    self.pos += pi + self.prompt.as_ref().map_or(0, Vec::len);
-                    self.prompts += 1;
-                    events.push(Event::Prompt);
-                }
-                (_, Some(mi)) => {
-                    let end = self.pos + mi + self.marker_line.len();
-                    self.buf.drain(..end);
-                    self.pos = 0;
-                    self.ready = true;
-                    events.push(Event::Ready);
-                }
-                _ => break,
+    loop {
+        let mut buf = vec![0u8; STREAM_CHUNK];
+        let item = match r.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                buf.truncate(n);
+                Ok(buf)
             }
-        }
-        events
-    }
-
-    /// The stderr to report: after the marker, or (sudo failed) everything minus prompts.
-    fn into_stderr(self) -> Vec<u8> {
-        if self.ready {
-            return self.buf;
-        }
-        match &self.prompt {
-            Some(p) => {
-                let s = String::from_utf8_lossy(&self.buf);
-                s.replace(std::str::from_utf8(p).unwrap_or_default(), "")
-                    .into_bytes()
-            }
-            None => self.buf,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => Err(e),
+        };
+        let last = item.is_err();
+        if tx.blocking_send(item).is_err() || last {
+            return;
         }
     }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || hay.len() < needle.len() {
-        return None;
-    }
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 async fn run(
     session: &Session,
     req: &Exec<'_>,
     login_user: Option<&str>,
+    input: &mut Input<'_>,
 ) -> Result<Output, RunError> {
-    let plan = make_plan(req, login_user);
-    let password = req
-        .become_as
-        .and_then(|b| b.password.as_deref())
-        .filter(|_| plan.prompt.is_some());
-    let want_stdin = req.stdin.is_some() || password.is_some();
+    let plan = sudo::plan(req, login_user);
+    let password = sudo::password(req, &plan);
+    let want_stdin = !matches!(input, Input::Null) || password.is_some();
 
-    let mut cmd = session.raw_command(&plan.command);
+    let mut cmd = session.raw_command(plan.command_line());
     cmd.stdin(if want_stdin {
         Stdio::piped()
     } else {
@@ -697,7 +628,7 @@ async fn run(
     let stdout = child.stdout().take();
     let stderr = child.stderr().take();
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
-    let gated = plan.marker.is_some();
+    let gated = plan.gated();
 
     // Writes stdin concurrently with the readers, so a script that fills its output pipes
     // before reading all its input cannot deadlock us. Under sudo, nothing is written until
@@ -705,40 +636,59 @@ async fn run(
     // end up in the script's input (sudo does not ask when NOPASSWD or its timestamp is fresh).
     let writer = async move {
         let mut wrong_password = false;
+        let mut read_error = None;
         let Some(mut w) = stdin else {
-            return wrong_password;
+            return (wrong_password, read_error);
         };
         if gated {
-            let mut answered = false;
+            let mut g = Gate::default();
             loop {
-                match rx.recv().await {
-                    Some(Event::Prompt) if !answered => {
+                match g.next(rx.recv().await) {
+                    Step::Answer => {
                         let pw = password.unwrap_or_default();
                         let ok = w.write_all(pw.as_bytes()).await.is_ok()
                             && w.write_all(b"\n").await.is_ok()
                             && w.flush().await.is_ok();
                         if !ok {
-                            return wrong_password;
+                            return (wrong_password, read_error);
                         }
-                        answered = true;
                     }
-                    Some(Event::Prompt) => {
-                        // Asked again: the password was wrong. Closing stdin makes sudo give up.
-                        wrong_password = true;
-                        return wrong_password;
+                    Step::Proceed => break,
+                    Step::GiveUp => {
+                        wrong_password = g.wrong_password;
+                        return (wrong_password, read_error);
                     }
-                    Some(Event::Ready) => break,
-                    None => return wrong_password,
                 }
             }
         }
-        if let Some(data) = req.stdin {
-            // The script may exit without reading everything: EPIPE is fine.
-            let _ = w.write_all(data).await;
-            let _ = w.flush().await;
+        // The script may exit without reading everything: EPIPE just ends the input.
+        match input {
+            Input::Null => {}
+            Input::Bytes(data) => {
+                let _ = w.write_all(data).await;
+            }
+            Input::Feed(feed) => {
+                if let Some(go) = feed.go.take() {
+                    let _ = go.send(());
+                }
+                while let Some(chunk) = feed.rx.recv().await {
+                    match chunk {
+                        Ok(c) => {
+                            if w.write_all(&c).await.is_err() {
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            read_error = Some(e);
+                            break;
+                        }
+                    }
+                }
+            }
         }
+        let _ = w.flush().await;
         let _ = w.shutdown().await;
-        wrong_password
+        (wrong_password, read_error)
     };
     let out_reader = async move {
         let mut buf = Vec::new();
@@ -786,7 +736,7 @@ async fn run(
         };
         result.map(|()| (bytes, ready, prompts))
     };
-    let (wrong_password, out, err) = tokio::join!(writer, out_reader, err_reader);
+    let ((wrong_password, read_error), out, err) = tokio::join!(writer, out_reader, err_reader);
 
     let mut note = None;
     let rc = match child.wait().await {
@@ -826,21 +776,18 @@ async fn run(
     if !ready {
         let user = plan.become_user.as_deref().unwrap_or("?");
         let said = tidy_ssh_text(&String::from_utf8_lossy(&stderr), 6);
-        if wrong_password || prompts > 1 {
-            return Err(RunError::Failed(format!(
-                "become {user}: incorrect sudo password ({said})"
-            )));
-        }
-        return Err(RunError::Failed(
-            if said.contains("a password is required") {
-                format!(
-                    "become {user}: sudo needs a password; set ansible_become_password or use \
-                 --ask-become-pass ({said})"
-                )
-            } else {
-                format!("become {user}: sudo failed with status {rc} ({said})")
-            },
-        ));
+        return Err(RunError::Failed(sudo::become_error(
+            user,
+            &said,
+            wrong_password,
+            prompts,
+            rc,
+        )));
+    }
+    if let Some(e) = read_error {
+        return Err(RunError::Failed(format!(
+            "reading the input for the command: {e}"
+        )));
     }
     Ok(Output { rc, stdout, stderr })
 }
@@ -859,6 +806,8 @@ fn err_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::connection::testinput::{Broken, noise, noise_bytes};
+    use crate::connection::{Become, sh_quote};
     use serde_json::json;
 
     fn vars(v: Value) -> Map<String, Value> {
@@ -963,75 +912,6 @@ mod tests {
     }
 
     #[test]
-    fn become_plan_keeps_password_out_of_argv() {
-        let b = Become {
-            user: "postgres".into(),
-            password: Some("s3cret-Pw".into()),
-        };
-        let env = vec![("A".to_string(), "1".to_string())];
-        let req = Exec {
-            script: "echo hi",
-            become_as: Some(&b),
-            env: &env,
-            ..Default::default()
-        };
-        let p = make_plan(&req, Some("root"));
-        assert!(!p.command.contains("s3cret"));
-        assert!(p.command.starts_with("sudo -H -S -p '[tbuddy become "));
-        assert!(p.command.contains(" -u postgres sh -c "));
-        assert!(p.command.contains("export A=1; echo hi"));
-        let prompt = p.prompt.unwrap();
-        assert!(!prompt.contains('%'), "sudo expands % escapes in prompts");
-
-        let b = Become {
-            user: "root".into(),
-            password: None,
-        };
-        let req = Exec {
-            script: "id",
-            become_as: Some(&b),
-            ..Default::default()
-        };
-        let p = make_plan(&req, Some("deploy"));
-        assert!(p.command.starts_with("sudo -H -n -u root sh -c "));
-        assert!(p.marker.is_some() && p.prompt.is_none());
-        // already that user: no sudo at all
-        let p = make_plan(&req, Some("root"));
-        assert_eq!(p.command, "sh -c id");
-        assert!(p.marker.is_none());
-    }
-
-    #[test]
-    fn scanner_handles_split_prompt_and_marker() {
-        let mut s = Scanner::new("MARK", Some("[p] pw: "));
-        assert_eq!(s.feed(b"sudo: unable to resolve host x\nlecture [p] p"), []);
-        assert_eq!(s.feed(b"w: "), [Event::Prompt]);
-        assert_eq!(s.feed(b"\nMA"), []);
-        assert_eq!(s.feed(b"RK\nreal stderr\n"), [Event::Ready]);
-        assert!(s.ready);
-        s.buf.extend_from_slice(b"more\n");
-        assert_eq!(s.into_stderr(), b"real stderr\nmore\n");
-
-        // wrong password: two prompts, no marker; prompts are removed from the report
-        let mut s = Scanner::new("MARK", Some("[p] pw: "));
-        assert_eq!(
-            s.feed(b"[p] pw: Sorry, try again.\n[p] pw: "),
-            [Event::Prompt, Event::Prompt]
-        );
-        s.feed(b"sudo: 1 incorrect password attempt\n");
-        assert!(!s.ready);
-        assert_eq!(
-            String::from_utf8(s.into_stderr()).unwrap(),
-            "Sorry, try again.\nsudo: 1 incorrect password attempt\n"
-        );
-
-        // no password needed: the marker comes first
-        let mut s = Scanner::new("MARK", Some("[p] pw: "));
-        assert_eq!(s.feed(b"MARK\n[p] pw: from the script\n"), [Event::Ready]);
-        assert_eq!(s.into_stderr(), b"[p] pw: from the script\n");
-    }
-
-    #[test]
     fn ssh_text_is_tidied() {
         let t = "Warning: Permanently added '[h]:1' (ED25519) to the list of known hosts.\r\n\
                  root@h: Permission denied (publickey).\r\n";
@@ -1104,15 +984,7 @@ mod tests {
     }
 
     fn pseudo_random(n: usize) -> Vec<u8> {
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect()
+        noise_bytes(n as u64)
     }
 
     fn sha1_hex(data: &[u8]) -> String {
@@ -1221,6 +1093,50 @@ mod tests {
             })
             .unwrap();
         assert_eq!(out.stdout_str(), "done\n");
+    }
+
+    #[test]
+    #[ignore = "needs a test sshd: set TBUDDY_SSH_TEST_HOST etc."]
+    fn real_streamed_stdin() {
+        let p = params_or_skip!();
+        let mut c = SshConnection::new(p);
+        let n: u64 = 64 * 1024 * 1024 + 3;
+        let want = sha1_hex(&noise_bytes(n));
+        let req = |script| Exec {
+            script,
+            ..Default::default()
+        };
+        let t = Instant::now();
+        let out = c
+            .exec_stdin(&req("sha1sum; echo e >&2"), Stdin::Reader(&mut noise(n)))
+            .unwrap();
+        eprintln!("64 MiB streamed into sha1sum: {:?}", t.elapsed());
+        assert_eq!(out.stdout_str(), format!("{want}  -\n"));
+        assert_eq!(out.stderr_str(), "e\n");
+
+        // output before input, and a script that reads nothing
+        let out = c
+            .exec_stdin(
+                &req("head -c 4194304 /dev/zero; wc -c"),
+                Stdin::Reader(&mut noise(n)),
+            )
+            .unwrap();
+        assert!(out.stdout.ends_with(format!("{n}\n").as_bytes()));
+        let out = c
+            .exec_stdin(&req("echo done"), Stdin::Reader(&mut noise(n)))
+            .unwrap();
+        assert_eq!(out.stdout_str(), "done\n");
+
+        // a failing reader: the script sees end of input, the exec fails
+        let dir = format!("/tmp/tbuddy-stream-{}", nonce());
+        let script = format!("mkdir {dir} && cat > {dir}/got; wc -c < {dir}/got; rm -r {dir}");
+        let err = c
+            .exec_stdin(&req(&script), Stdin::Reader(&mut Broken(5)))
+            .unwrap_err();
+        assert!(matches!(err, ConnError::Failed(_)), "{err}");
+        assert!(err.to_string().contains("disk on fire"), "{err}");
+        // and the connection still works
+        assert_eq!(sh(&mut c, "echo ok").stdout_str(), "ok\n");
     }
 
     #[test]
@@ -1373,6 +1289,19 @@ mod tests {
         });
         eprintln!("become with password: {:?}", t.elapsed());
         let out = out.unwrap();
+        assert_eq!(out.stdout_str(), format!("root\n{}  -\n", sha1_hex(&data)));
+        assert_eq!(out.stderr_str(), "e\n");
+        // the same input streamed: the password goes first, then the chunks
+        let out = c
+            .exec_stdin(
+                &Exec {
+                    script: "id -un; cat | sha1sum; echo e >&2",
+                    become_as: Some(&good),
+                    ..Default::default()
+                },
+                Stdin::Reader(&mut noise(data.len() as u64)),
+            )
+            .unwrap();
         assert_eq!(out.stdout_str(), format!("root\n{}  -\n", sha1_hex(&data)));
         assert_eq!(out.stderr_str(), "e\n");
 

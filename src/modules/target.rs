@@ -2,10 +2,12 @@
 //! file-writing module needs, each done in one round trip.
 
 use super::{ModResult, ModuleError};
-use crate::connection::{Become, ConnError, Connection, Exec, Output, sh_quote};
+use crate::connection::{Become, ConnError, Connection, Exec, Output, Stdin, sh_quote};
 use serde::{Deserialize, Serialize};
 
-/// Files larger than this are compared by checksum only, never read back for diffs.
+/// Files larger than this are compared by checksum only, never read back for diffs,
+/// and their prior content is kept on the host (see `PriorFile::backup_path`) instead
+/// of in the undo record.
 pub const MAX_DIFF_BYTES: u64 = 1 << 20;
 
 pub struct Target<'a> {
@@ -107,6 +109,14 @@ impl FileState {
         self
     }
 
+    /// A planned regular file known by checksum and size only (too large to hold).
+    pub fn with_checksum(mut self, sha1: Option<&str>, size: u64) -> FileState {
+        self.size = size;
+        self.sha1 = sha1.map(String::from);
+        self.content = None;
+        self
+    }
+
     pub fn exists(&self) -> bool {
         self.kind != FileKind::Absent
     }
@@ -153,6 +163,8 @@ impl FileState {
             sha1: self.sha1.clone(),
             content: self.content.clone(),
             link_target: self.link_target.clone(),
+            size: (self.kind == FileKind::File).then_some(self.size),
+            backup_path: None,
         }
     }
 }
@@ -165,19 +177,67 @@ pub struct PriorFile {
     pub owner: String,
     pub group: String,
     pub sha1: Option<String>,
+    /// The content, when small enough to record (`MAX_DIFF_BYTES`).
     pub content: Option<Vec<u8>>,
     pub link_target: Option<String>,
+    /// Size in bytes of a regular file.
+    #[serde(default)]
+    pub size: Option<u64>,
+    /// A regular file too large to record is kept on the host instead: apply puts it
+    /// here (same directory, same inode or a `cp -p` copy) before replacing it. Check it
+    /// against `sha1` before moving it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_path: Option<String>,
+}
+
+/// Where a replaced file is kept: `<dir>/.<name>.<unix-time>.tbuddy-backup`, the time
+/// with microseconds so that two replacements never pick the same name.
+pub fn backup_path_for(path: &str, when: std::time::SystemTime) -> String {
+    let t = when
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let (dir, name) = match path.rfind('/') {
+        Some(i) => (&path[..=i], &path[i + 1..]),
+        None => ("", path),
+    };
+    // NAME_MAX is 255 bytes; leave room for the decoration.
+    let mut end = name.len().min(200);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{dir}.{}.{}.{:06}.tbuddy-backup",
+        &name[..end],
+        t.as_secs(),
+        t.subsec_micros()
+    )
+}
+
+/// Extra choices for `Target::put_file`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Put<'a> {
+    pub mode: Option<u32>,
+    pub owner: Option<&'a str>,
+    pub group: Option<&'a str>,
+    /// Keep the file being replaced at this path (see `PriorFile::backup_path`). The
+    /// write fails if the path exists; a failed write removes it again.
+    pub keep_prior_at: Option<&'a str>,
 }
 
 impl Target<'_> {
     pub fn exec(&mut self, script: &str, stdin: Option<&[u8]>) -> ModResult<Output> {
+        self.exec_stdin(script, Stdin::from(stdin))
+    }
+
+    /// Runs a script with `stdin` as its input (a reader is streamed in chunks).
+    pub fn exec_stdin(&mut self, script: &str, stdin: Stdin<'_>) -> ModResult<Output> {
         let req = Exec {
             script,
-            stdin,
+            stdin: None,
             become_as: self.become_as.as_ref(),
             env: &self.env,
         };
-        self.conn.exec(&req).map_err(|e| match e {
+        self.conn.exec_stdin(&req, stdin).map_err(|e| match e {
             ConnError::Unreachable(m) => ModuleError {
                 unreachable: true,
                 ..ModuleError::new(m)
@@ -188,7 +248,12 @@ impl Target<'_> {
 
     /// Runs a script that must succeed; a non-zero exit becomes a module failure.
     pub fn run_ok(&mut self, script: &str, stdin: Option<&[u8]>) -> ModResult<Output> {
-        let out = self.exec(script, stdin)?;
+        self.run_ok_stdin(script, Stdin::from(stdin))
+    }
+
+    /// `run_ok` with streamed input.
+    pub fn run_ok_stdin(&mut self, script: &str, stdin: Stdin<'_>) -> ModResult<Output> {
+        let out = self.exec_stdin(script, stdin)?;
         if out.rc != 0 {
             let err = out.stderr_str();
             let msg = if err.trim().is_empty() {
@@ -246,23 +311,78 @@ echo
         owner: Option<&str>,
         group: Option<&str>,
     ) -> ModResult<()> {
+        let put = Put {
+            mode,
+            owner,
+            group,
+            keep_prior_at: None,
+        };
+        self.put_file(
+            path,
+            Stdin::Bytes(data),
+            data.len() as u64,
+            &sha1_hex(data),
+            &put,
+        )
+    }
+
+    /// Writes a file of `size` bytes with SHA-1 `sha1`, read from `data` (streamed when
+    /// it is a reader), to `path` in one round trip:
+    ///
+    /// 1. the bytes go into a `mktemp` file in the destination's directory;
+    /// 2. its size and SHA-1 are checked there (a short or changed input never lands);
+    /// 3. mode/owner/group are set on it: those asked for, else the replaced file's, else
+    ///    the umask's;
+    /// 4. with `keep_prior_at`, the replaced file is kept there;
+    /// 5. it is renamed over `path`.
+    ///
+    /// A reader of `path` sees the old file or the new one, never a partial one. On any
+    /// failure `path` is untouched and the temp file (and a backup of this write) removed.
+    pub fn put_file(
+        &mut self,
+        path: &str,
+        data: Stdin<'_>,
+        size: u64,
+        sha1: &str,
+        o: &Put<'_>,
+    ) -> ModResult<()> {
         let p = sh_quote(path);
         let mut script = format!(
             r#"d=$(dirname -- {p}); [ -d "$d" ] || {{ echo "Destination directory $d does not exist" >&2; exit 1; }}
 t=$(mktemp "$d/.tbuddy-tmp.XXXXXX") || exit 1
-trap 'rm -f "$t"' EXIT
+b=
+trap 'rm -f "$t"; [ -z "$b" ] || rm -f "$b"' EXIT
 cat > "$t" || exit 1
+n=$(stat -c %s -- "$t") || exit 1
+[ "$n" = {size} ] || {{ echo "the file arrived incomplete: $n of {size} bytes" >&2; exit 1; }}
+s=$(sha1sum < "$t" | cut -c1-40)
+[ "$s" = {sha} ] || {{ echo "the file changed while it was sent: sha1 $s, expected {sha}" >&2; exit 1; }}
 if [ -e {p} ]; then chmod --reference={p} "$t"; chown --reference={p} "$t" 2>/dev/null; else chmod "$(printf %o $((0666 & ~$(umask))))" "$t"; fi
-"#
+"#,
+            sha = sh_quote(sha1),
         );
-        if let Some(m) = mode {
+        if let Some(m) = o.mode {
             script.push_str(&format!("chmod {:o} \"$t\" || exit 1\n", m));
         }
-        if let Some(spec) = owner_spec(owner, group) {
+        if let Some(spec) = owner_spec(o.owner, o.group) {
             script.push_str(&format!("chown {} \"$t\" || exit 1\n", sh_quote(&spec)));
         }
-        script.push_str(&format!("mv -f \"$t\" {p} || exit 1\ntrap - EXIT\n"));
-        self.run_ok(&script, Some(data)).map(|_| ())
+        if let Some(keep) = o.keep_prior_at {
+            // A hard link keeps the very inode (mode, owner, times) at no cost, as the
+            // rename below leaves it alone; a file with other links is copied instead, so
+            // that later edits through those links cannot change the backup.
+            let k = sh_quote(keep);
+            script.push_str(&format!(
+                r#"if [ -e {k} ] || [ -L {k} ]; then printf 'the backup path %s already exists\n' {k} >&2; exit 1; fi
+if [ -f {p} ] && [ ! -L {p} ]; then
+  b={k}
+  if [ "$(stat -c %h -- {p})" = 1 ] && ln -- {p} "$b" 2>/dev/null; then :; else cp -p -- {p} "$b" || exit 1; fi
+fi
+"#
+            ));
+        }
+        script.push_str(&format!("mv -f \"$t\" {p} || exit 1\nb=\ntrap - EXIT\n"));
+        self.run_ok_stdin(&script, data).map(|_| ())
     }
 
     /// Sets mode and ownership of an existing path.
@@ -290,6 +410,20 @@ if [ -e {p} ]; then chmod --reference={p} "$t"; chown --reference={p} "$t" 2>/de
             return Ok(());
         }
         self.run_ok(&script, None).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+impl<'a> Target<'a> {
+    /// A target on the controller, without become or environment.
+    pub(crate) fn local_for_tests(conn: &'a mut crate::connection::LocalConnection) -> Self {
+        Target {
+            conn,
+            become_as: None,
+            env: Vec::new(),
+            planned: None,
+            seen: None,
+        }
     }
 }
 
@@ -366,6 +500,250 @@ mod tests {
         let st = parse_stat(b"symbolic link/777/root/root/0/0/4/1///x/y\n", false).unwrap();
         assert_eq!(st.kind, FileKind::Link);
         assert_eq!(st.link_target.as_deref(), Some("/x/y"));
+    }
+
+    mod put_file {
+        use super::super::*;
+        use crate::connection::LocalConnection;
+        use crate::connection::testinput::{Broken, noise, noise_bytes};
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        use std::path::Path;
+
+        fn target(conn: &mut LocalConnection) -> Target<'_> {
+            Target::local_for_tests(conn)
+        }
+
+        fn is_root() -> bool {
+            nix::unistd::geteuid().is_root()
+        }
+
+        /// Names in `dir` other than `keep`.
+        fn others(dir: &Path, keep: &[&str]) -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| !keep.contains(&n.as_str()))
+                .collect();
+            v.sort();
+            v
+        }
+
+        fn put(t: &mut Target<'_>, path: &Path, data: &[u8], o: &Put<'_>) -> ModResult<()> {
+            let p = path.to_str().unwrap();
+            t.put_file(p, Stdin::Bytes(data), data.len() as u64, &sha1_hex(data), o)
+        }
+
+        #[test]
+        fn streams_and_sets_attributes() {
+            let dir = tempfile::tempdir().unwrap();
+            let f = dir.path().join("big.bin");
+            let n = 5 * 1024 * 1024 + 1;
+            let want = noise_bytes(n);
+            let mut c = LocalConnection;
+            let mut t = target(&mut c);
+            let o = Put {
+                mode: Some(0o640),
+                ..Default::default()
+            };
+            t.put_file(
+                f.to_str().unwrap(),
+                Stdin::Reader(&mut noise(n)),
+                n,
+                &sha1_hex(&want),
+                &o,
+            )
+            .unwrap();
+            assert_eq!(std::fs::read(&f).unwrap(), want);
+            let m = std::fs::metadata(&f).unwrap();
+            assert_eq!(m.permissions().mode() & 0o7777, 0o640);
+            assert_eq!(others(dir.path(), &["big.bin"]), Vec::<String>::new());
+
+            // without a mode, a replaced file keeps its own mode (and owner)
+            put(&mut t, &f, b"new\n", &Put::default()).unwrap();
+            assert_eq!(std::fs::read(&f).unwrap(), b"new\n");
+            let m2 = std::fs::metadata(&f).unwrap();
+            assert_eq!(m2.permissions().mode() & 0o7777, 0o640);
+            assert_ne!(m2.ino(), m.ino(), "replaced by rename, not rewritten");
+
+            if is_root() {
+                let o = Put {
+                    owner: Some("nobody"),
+                    group: Some("0"),
+                    mode: Some(0o600),
+                    ..Default::default()
+                };
+                put(&mut t, &f, b"owned\n", &o).unwrap();
+                let m = std::fs::metadata(&f).unwrap();
+                let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+                assert_eq!((m.uid(), m.gid()), (nobody.uid.as_raw(), 0));
+                assert_eq!(m.permissions().mode() & 0o7777, 0o600);
+                // kept on the next write without owner/mode
+                put(&mut t, &f, b"again\n", &Put::default()).unwrap();
+                let m = std::fs::metadata(&f).unwrap();
+                assert_eq!(m.uid(), nobody.uid.as_raw());
+                assert_eq!(m.permissions().mode() & 0o7777, 0o600);
+            }
+        }
+
+        #[test]
+        fn failures_leave_the_old_file_and_no_temp() {
+            let dir = tempfile::tempdir().unwrap();
+            let f = dir.path().join("app.conf");
+            std::fs::write(&f, b"old\n").unwrap();
+            let backup = dir.path().join(".app.conf.1.000000.tbuddy-backup");
+            let keep = backup.to_str().unwrap();
+            let mut c = LocalConnection;
+            let mut t = target(&mut c);
+            let check = |what: &str, r: ModResult<()>, needle: &str| {
+                let e = r.expect_err(what);
+                assert!(e.msg.contains(needle), "{what}: {}", e.msg);
+                assert_eq!(std::fs::read(&f).unwrap(), b"old\n", "{what}");
+                assert_eq!(
+                    others(dir.path(), &["app.conf", "bin"]),
+                    Vec::<String>::new(),
+                    "{what}: temp or backup left behind"
+                );
+            };
+
+            // an owner that does not exist: chown fails
+            let o = Put {
+                owner: Some("no-such-user-tbuddy"),
+                keep_prior_at: Some(keep),
+                ..Default::default()
+            };
+            check(
+                "chown",
+                put(&mut t, &f, b"new\n", &o),
+                "no-such-user-tbuddy",
+            );
+
+            // the input ends early (a read error): nothing lands
+            let p = f.to_str().unwrap();
+            let r = t.put_file(
+                p,
+                Stdin::Reader(&mut Broken(2)),
+                10 * crate::connection::STREAM_CHUNK as u64,
+                "0000000000000000000000000000000000000000",
+                &Put::default(),
+            );
+            check("short input", r, "disk on fire");
+
+            // the bytes are not the announced ones (a source that changed meanwhile)
+            let r = t.put_file(
+                p,
+                Stdin::Bytes(b"new\n"),
+                4,
+                &sha1_hex(b"other"),
+                &Put::default(),
+            );
+            check("checksum", r, "changed while it was sent");
+            let r = t.put_file(
+                p,
+                Stdin::Bytes(b"new\n"),
+                5,
+                &sha1_hex(b"new\n"),
+                &Put::default(),
+            );
+            check("size", r, "incomplete");
+
+            // the rename fails (after the backup was made): the backup goes too
+            let bin = dir.path().join("bin");
+            std::fs::create_dir(&bin).unwrap();
+            std::fs::write(
+                bin.join("mv"),
+                "#!/bin/sh\necho 'mv: no space left' >&2\nexit 1\n",
+            )
+            .unwrap();
+            std::fs::set_permissions(bin.join("mv"), std::fs::Permissions::from_mode(0o755))
+                .unwrap();
+            let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin.display());
+            t.env = vec![("PATH".into(), path)];
+            let o = Put {
+                keep_prior_at: Some(keep),
+                ..Default::default()
+            };
+            check("mv", put(&mut t, &f, b"new\n", &o), "no space left");
+            t.env.clear();
+
+            // a missing directory
+            let r = put(&mut t, &dir.path().join("nope/x"), b"x", &Put::default());
+            assert!(r.unwrap_err().msg.contains("does not exist"));
+        }
+
+        #[test]
+        fn keeps_the_replaced_file() {
+            let dir = tempfile::tempdir().unwrap();
+            let f = dir.path().join("data.bin");
+            std::fs::write(&f, b"prior content\n").unwrap();
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o604)).unwrap();
+            let old = std::fs::metadata(&f).unwrap();
+            let keep = backup_path_for(f.to_str().unwrap(), std::time::SystemTime::now());
+            assert!(keep.starts_with(&format!("{}/.data.bin.", dir.path().display())));
+            assert!(keep.ends_with(".tbuddy-backup"));
+            let mut c = LocalConnection;
+            let mut t = target(&mut c);
+            let o = Put {
+                keep_prior_at: Some(&keep),
+                ..Default::default()
+            };
+            put(&mut t, &f, b"next\n", &o).unwrap();
+            assert_eq!(std::fs::read(&f).unwrap(), b"next\n");
+            assert_eq!(std::fs::read(&keep).unwrap(), b"prior content\n");
+            let b = std::fs::metadata(&keep).unwrap();
+            assert_eq!(
+                b.ino(),
+                old.ino(),
+                "a single-link file is kept by a hard link"
+            );
+            assert_eq!(b.permissions().mode() & 0o7777, 0o604);
+            assert_eq!(b.mtime(), old.mtime());
+            assert_eq!(
+                others(dir.path(), &["data.bin"]),
+                [keep.rsplit('/').next().unwrap()]
+            );
+
+            // the backup path is never overwritten
+            let e = put(&mut t, &f, b"third\n", &o).unwrap_err();
+            assert!(e.msg.contains("already exists"), "{}", e.msg);
+            assert_eq!(std::fs::read(&f).unwrap(), b"next\n");
+            assert_eq!(std::fs::read(&keep).unwrap(), b"prior content\n");
+
+            // a file with other links is copied (cp -p), so edits through them cannot
+            // reach the backup
+            std::fs::hard_link(&f, dir.path().join("other-link")).unwrap();
+            let keep2 = format!("{keep}.2");
+            let o = Put {
+                keep_prior_at: Some(&keep2),
+                ..Default::default()
+            };
+            let before = std::fs::metadata(&f).unwrap();
+            put(&mut t, &f, b"fourth\n", &o).unwrap();
+            let b = std::fs::metadata(&keep2).unwrap();
+            assert_ne!(b.ino(), before.ino());
+            assert_eq!(b.mtime(), before.mtime(), "cp -p keeps the times");
+            assert_eq!(std::fs::read(&keep2).unwrap(), b"next\n");
+        }
+
+        #[test]
+        fn prior_file_records_stay_readable() {
+            // a record written before size/backup_path existed
+            let old = r#"{"kind":"File","mode":420,"owner":"root","group":"root","sha1":"ab","content":[104,105],"link_target":null}"#;
+            let p: PriorFile = serde_json::from_str(old).unwrap();
+            assert_eq!(p.size, None);
+            assert_eq!(p.backup_path, None);
+            let json = serde_json::to_string(&p).unwrap();
+            assert!(!json.contains("backup_path"), "{json}");
+            let p = PriorFile {
+                backup_path: Some("/d/.f.1.000000.tbuddy-backup".into()),
+                size: Some(5 << 20),
+                content: None,
+                ..p
+            };
+            let back: PriorFile =
+                serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+            assert_eq!(back.backup_path, p.backup_path);
+            assert_eq!(back.size, Some(5 << 20));
+        }
     }
 
     #[test]

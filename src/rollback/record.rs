@@ -78,7 +78,7 @@ impl PathState {
             sha1: prior.sha1.clone().filter(|_| prior.kind == FileKind::File),
             link_target: prior.link_target.clone(),
             content_blob: None,
-            backup_path: None,
+            backup_path: prior.backup_path.clone(),
         }
     }
 
