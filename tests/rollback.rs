@@ -22,6 +22,9 @@ struct Project {
     dir: tempfile::TempDir,
     /// `--state URL` for PostgreSQL; SQLite uses the default location.
     state: Option<String>,
+    /// Options for commands that reach hosts (`-i`, `-b`): the built-in
+    /// local inventory when empty.
+    target: Vec<String>,
 }
 
 impl Project {
@@ -32,7 +35,11 @@ impl Project {
             .unwrap();
         fs::create_dir_all(dir.path().join("sandbox")).unwrap();
         fs::create_dir_all(dir.path().join("templates")).unwrap();
-        Project { dir, state }
+        Project {
+            dir,
+            state,
+            target: Vec::new(),
+        }
     }
 
     fn path(&self) -> &Path {
@@ -60,6 +67,12 @@ impl Project {
         if let Some(url) = self.state.as_ref().filter(|_| args[0] != "plan") {
             cmd.arg("--state").arg(url);
         }
+        match args[0] {
+            "apply" | "plan" => cmd.args(&self.target),
+            // The inventory, for --last; become comes from the undo records.
+            "rollback" => cmd.args(self.target.iter().filter(|a| *a != "-b")),
+            _ => &mut cmd,
+        };
         cmd
     }
 
@@ -149,7 +162,7 @@ fn seed(p: &Project) {
 }
 
 const SITE: &str = r#"
-- hosts: localhost
+- hosts: all
   gather_facts: false
   tasks:
     - name: Release directory (nested, new)
@@ -537,6 +550,65 @@ fn sqlite_state_file_is_private() {
     assert!(out.status.success(), "{}", text(&out));
     let md = fs::metadata(p.path().join(".tbuddy/state.db")).unwrap();
     assert_eq!(md.permissions().mode() & 0o777, 0o600);
+}
+
+// ---- over SSH ---------------------------------------------------------------
+
+/// A project whose inventory is the loopback sshd test host (which shares
+/// /tmp, so the sandbox is checked from here), logging in as `user`.
+fn ssh_project(test: &str, user: &str, become_: bool) -> Option<Project> {
+    let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let (Some(host), Some(port), Some(key), Some(known)) = (
+        get("TBUDDY_SSH_TEST_HOST"),
+        get("TBUDDY_SSH_TEST_PORT"),
+        get("TBUDDY_SSH_TEST_KEY"),
+        get("TBUDDY_SSH_TEST_KNOWN_HOSTS"),
+    ) else {
+        pg::not_run(
+            test,
+            "TBUDDY_SSH_TEST_* not set (tests/run-all.sh starts sshd test hosts)",
+        );
+        return None;
+    };
+    let mut p = Project::new(None);
+    p.write(
+        "ssh.yml",
+        &format!(
+            "all:\n  hosts:\n    target:\n      ansible_host: {host}\n      ansible_port: {port}\n      \
+             ansible_user: {user}\n      ansible_ssh_private_key_file: {key}\n      \
+             ansible_ssh_common_args: '-o UserKnownHostsFile={known} -o StrictHostKeyChecking=yes'\n"
+        ),
+    );
+    p.target = vec!["-i".into(), "ssh.yml".into()];
+    if become_ {
+        p.target.push("-b".into());
+    }
+    Some(p)
+}
+
+#[test]
+#[ignore = "needs sshd test hosts: run tests/run-all.sh"]
+fn ssh_rollback_restores_everything_as_root() {
+    if let Some(p) = ssh_project("ssh_rollback_restores_everything_as_root", "root", false) {
+        rollback_restores_everything(&p);
+    }
+}
+
+#[test]
+#[ignore = "needs sshd test hosts: run tests/run-all.sh"]
+fn ssh_rollback_restores_everything_with_become() {
+    let user = std::env::var("TBUDDY_SSH_TEST_SUDO_USER").unwrap_or_else(|_| "tbuddy".into());
+    if let Some(p) = ssh_project("ssh_rollback_restores_everything_with_become", &user, true) {
+        rollback_restores_everything(&p);
+    }
+}
+
+#[test]
+#[ignore = "needs sshd test hosts: run tests/run-all.sh"]
+fn ssh_rollback_refuses_drift() {
+    if let Some(p) = ssh_project("ssh_rollback_refuses_drift", "root", false) {
+        rollback_refuses_drift(&p);
+    }
 }
 
 // ---- PostgreSQL -------------------------------------------------------------

@@ -17,7 +17,7 @@ pub struct RollbackArgs {
     /// The run to undo (see `runs`).
     #[arg(required_unless_present = "last", conflicts_with = "last")]
     pub run: Option<RunId>,
-    /// Undo the newest apply on the inventory (`-i`).
+    /// Undo the newest apply on the inventory (`-i`) that changed something.
     #[arg(long)]
     pub last: bool,
     /// With --last: the inventory whose newest apply to undo.
@@ -69,16 +69,13 @@ pub fn exec(args: RollbackArgs) -> Result<i32, CliError> {
         Some(r) => r,
         None => {
             let key = Inventory::key(&args.inventory, &store::project_dir()?);
-            store
-                .last_run(&key, true)
-                .map_err(state_error)?
-                .ok_or_else(|| CliError {
-                    message: format!(
-                        "error: no apply on inventory {key} is recorded in {}",
-                        store.describe()
-                    ),
-                    code: REFUSED,
-                })?
+            last_changing_run(store.as_ref(), &key)?.ok_or_else(|| CliError {
+                message: format!(
+                    "error: no apply on inventory {key} is recorded in {}",
+                    store.describe()
+                ),
+                code: REFUSED,
+            })?
         }
     };
     let detail = store.run(run).map_err(state_error)?;
@@ -204,6 +201,22 @@ pub fn exec(args: RollbackArgs) -> Result<i32, CliError> {
         store.describe()
     );
     Ok(if failed == 0 { exit::OK } else { 2 })
+}
+
+/// The newest apply on `inventory` with journaled changes: a run that
+/// changed nothing is never what "undo the last run" means.
+fn last_changing_run(store: &dyn StateStore, inventory: &str) -> Result<Option<RunId>, CliError> {
+    const LOOK_BACK: usize = 1000;
+    for run in store.runs(LOOK_BACK).map_err(state_error)? {
+        if run.inventory == inventory
+            && run.kind == RunKind::Apply
+            && !run.check_mode
+            && !store.undo_entries(run.id).map_err(state_error)?.is_empty()
+        {
+            return Ok(Some(run.id));
+        }
+    }
+    Ok(None)
 }
 
 fn print_plan(plan: &RollbackPlan, playbook: &str) {

@@ -275,16 +275,8 @@ fn file_sha256(path: &Path) -> Result<String, SavedPlanError> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn inputs_report_changed_removed_and_new_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let pb = dir.path().join("site.yml");
-        std::fs::write(&pb, "- hosts: all\n").unwrap();
-        std::fs::create_dir(dir.path().join("templates")).unwrap();
-        std::fs::write(dir.path().join("templates/a.j2"), "x").unwrap();
-        let before = input_checksums(dir.path(), &pb, &[]).unwrap();
-        assert!(before.contains_key("templates/a.j2"), "{before:?}");
-        let plan = SavedPlan {
+    fn sample() -> SavedPlan {
+        SavedPlan {
             tbuddy_plan: FORMAT,
             tool_version: "t".into(),
             args: SavedArgs {
@@ -299,9 +291,24 @@ mod tests {
                 become_user: None,
                 remote_user: None,
             },
-            inputs: before,
+            inputs: BTreeMap::new(),
             observed: BTreeMap::new(),
             steps: vec![],
+        }
+    }
+
+    #[test]
+    fn inputs_report_changed_removed_and_new_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let pb = dir.path().join("site.yml");
+        std::fs::write(&pb, "- hosts: all\n").unwrap();
+        std::fs::create_dir(dir.path().join("templates")).unwrap();
+        std::fs::write(dir.path().join("templates/a.j2"), "x").unwrap();
+        let before = input_checksums(dir.path(), &pb, &[]).unwrap();
+        assert!(before.contains_key("templates/a.j2"), "{before:?}");
+        let plan = SavedPlan {
+            inputs: before,
+            ..sample()
         };
         std::fs::write(dir.path().join("templates/a.j2"), "y").unwrap();
         std::fs::write(dir.path().join("templates/b.j2"), "z").unwrap();
@@ -318,23 +325,8 @@ mod tests {
         let mut seen = Observed::new();
         seen.insert("/etc/a".into(), "file 0644 root:root abc".into());
         let plan = SavedPlan {
-            tbuddy_plan: FORMAT,
-            tool_version: "t".into(),
-            args: SavedArgs {
-                playbook: String::new(),
-                inventory: String::new(),
-                limit: None,
-                tags: vec![],
-                skip_tags: vec![],
-                extra_vars: None,
-                extra_vars_sha256: String::new(),
-                become_default: false,
-                become_user: None,
-                remote_user: None,
-            },
-            inputs: BTreeMap::new(),
             observed: BTreeMap::from([("web1".to_string(), seen.clone())]),
-            steps: vec![],
+            ..sample()
         };
         assert!(
             plan.drift(&BTreeMap::from([("web1".to_string(), seen)]))
