@@ -65,6 +65,16 @@ pub enum Undo {
         path: String,
         prior: target::PriorFile,
     },
+    /// Undone by running a module: the inverse of the change as a task,
+    /// e.g. `apt: {name: nginx, state: absent}` for an install. The rollback
+    /// plans it like any task (observe, diff), so an inverse whose work is
+    /// already done is a no-op. `become_user` overrides the change's own.
+    Invoke {
+        module: String,
+        args: serde_json::Map<String, serde_json::Value>,
+        /// One line for the rollback plan, e.g. "remove package nginx".
+        summary: String,
+    },
     /// Nothing to restore, say why (e.g. an arbitrary command).
     Irreversible(String),
     /// The change only affects this run's variables.

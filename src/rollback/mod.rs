@@ -28,6 +28,12 @@ pub enum StepOp {
     RemoveDir { path: String, force: bool },
     /// Put the prior state back.
     Restore { prior: PathState },
+    /// Run the inverse module task; `summary` is what its plan says.
+    Invoke {
+        module: String,
+        args: serde_json::Map<String, serde_json::Value>,
+        summary: String,
+    },
     /// The change has no undo.
     Irreversible { why: String },
 }
@@ -137,7 +143,7 @@ pub fn plan(
             let (path, state) = match &record.action {
                 UndoAction::Remove { path } => (path.clone(), absent_state(path)),
                 UndoAction::Restore { prior } => (prior.path.clone(), prior.clone()),
-                UndoAction::Irreversible { .. } => continue,
+                UndoAction::Irreversible { .. } | UndoAction::Invoke { .. } => continue,
             };
             origin.entry(path).or_insert(state);
         }
@@ -223,6 +229,19 @@ impl HostPlanner<'_> {
         let mut drift = None;
         let op = match &record.action {
             UndoAction::Irreversible { why } => StepOp::Irreversible { why: why.clone() },
+            UndoAction::Invoke { module, args, .. } => {
+                // Planned like a task: an inverse already in effect is no step.
+                let mut action = inverse_action(module, args)?;
+                action.observe(t).map_err(|e| e.msg)?;
+                match action.diff().map_err(|e| e.msg)? {
+                    None => StepOp::AlreadyDone,
+                    Some(change) => StepOp::Invoke {
+                        module: module.clone(),
+                        args: args.clone(),
+                        summary: change.summary,
+                    },
+                }
+            }
             UndoAction::Remove { path } if self.is_settled(t, path)? => StepOp::AlreadyDone,
             UndoAction::Restore { prior } if self.is_settled(t, &prior.path)? => {
                 StepOp::AlreadyDone
@@ -379,6 +398,36 @@ fn preview(paths: &[String]) -> String {
     s
 }
 
+/// The module action that undoes a change, from its recorded arguments.
+fn inverse_action(
+    module: &str,
+    args: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Box<dyn crate::modules::Action>, String> {
+    let m = crate::modules::registry::get(module)
+        .ok_or_else(|| format!("the undo names module {module}, which this version lacks"))?;
+    let cx = crate::modules::ModuleCx {
+        eval: &NoTemplates,
+        search_dirs: Vec::new(),
+        check_mode: false,
+    };
+    m.validate(args, &cx).map_err(|e| e.msg)
+}
+
+/// Undo arguments are recorded already rendered: nothing is left to evaluate.
+struct NoTemplates;
+
+impl crate::modules::Evaluator for NoTemplates {
+    fn eval(&self, expr: &str) -> Result<serde_json::Value, String> {
+        Err(format!("an undo record cannot evaluate `{expr}`"))
+    }
+    fn cond(&self, expr: &str) -> Result<bool, String> {
+        Err(format!("an undo record cannot evaluate `{expr}`"))
+    }
+    fn render_text(&self, _text: &str, name: &str) -> Result<String, String> {
+        Err(format!("an undo record cannot render {name}"))
+    }
+}
+
 /// One line describing a step for the plan.
 pub fn describe(op: &StepOp) -> String {
     match op {
@@ -402,6 +451,7 @@ pub fn describe(op: &StepOp) -> String {
             ),
             FileKind::Other => format!("restore {}", prior.path),
         },
+        StepOp::Invoke { summary, .. } => summary.clone(),
         StepOp::Irreversible { why } => format!("irreversible: {why}"),
     }
 }
@@ -436,6 +486,14 @@ pub fn apply_step(step: &Step, t: &mut Target<'_>, store: &dyn StateStore) -> Re
             t.run_ok(&cmd, None).map(|_| ()).map_err(|e| e.msg)
         }
         StepOp::Restore { prior } => restore(prior, t, store),
+        StepOp::Invoke { module, args, .. } => {
+            let mut action = inverse_action(module, args)?;
+            action.observe(t).map_err(|e| e.msg)?;
+            match action.diff().map_err(|e| e.msg)? {
+                Some(change) => action.apply(&change, t).map_err(|e| e.msg),
+                None => Ok(()),
+            }
+        }
     }
 }
 
@@ -537,4 +595,100 @@ pub fn drift_report(plan: &RollbackPlan) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connection::{ConnSpec, LocalConnection};
+    use crate::state::{RunKind, RunMeta, StateSpec, UndoState};
+
+    struct Local;
+    impl Connector for Local {
+        fn connect(&mut self, _: &str, _: &UndoRecord) -> Box<dyn Connection> {
+            Box::new(LocalConnection)
+        }
+        fn become_for(&self, _: &UndoRecord) -> Option<Become> {
+            None
+        }
+    }
+
+    /// A run whose one change is undone by running a module task.
+    fn journal_invoke(store: &dyn StateStore, path: &str) -> RunId {
+        let run = store
+            .begin_run(&RunMeta {
+                kind: RunKind::Apply,
+                playbook: "site.yml".into(),
+                inventory: "local".into(),
+                limit: None,
+                extra_vars: serde_json::json!({}),
+                user: "u".into(),
+                controller_host: "c".into(),
+                tool_version: "t".into(),
+                check_mode: false,
+                pid: std::process::id(),
+            })
+            .unwrap();
+        let record = UndoRecord {
+            conn: ConnSpec::Local,
+            become_user: None,
+            action: UndoAction::Invoke {
+                module: "file".into(),
+                args: serde_json::json!({"path": path, "state": "absent"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+                summary: format!("remove {path}"),
+            },
+            after: vec![],
+        };
+        let id = store
+            .journal_undo(&UndoEntry {
+                id: 0,
+                run,
+                seq: 0,
+                host: "localhost".into(),
+                task: "make it".into(),
+                location: "site.yml:3:7".into(),
+                summary: format!("create {path}"),
+                undo: serde_json::to_value(&record).unwrap(),
+                blobs: vec![],
+                state: UndoState::Pending,
+            })
+            .unwrap();
+        store.finish_undo(id, true, None).unwrap();
+        store.finish_run(run, true).unwrap();
+        run
+    }
+
+    #[test]
+    fn an_inverse_module_task_is_planned_applied_and_then_a_no_op() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::state::open(&StateSpec::Sqlite(dir.path().join("s.db"))).unwrap();
+        let file = dir.path().join("made");
+        std::fs::write(&file, "x").unwrap();
+        let run = journal_invoke(store.as_ref(), file.to_str().unwrap());
+        let all = |_: &str| true;
+
+        let (plan, mut conns) = super::plan(store.as_ref(), run, &all, false, &mut Local).unwrap();
+        let steps = &plan.hosts["localhost"];
+        assert!(matches!(&steps[0].op, StepOp::Invoke { module, .. } if module == "file"));
+        assert_eq!(plan.changes(), 1);
+        assert!(file.exists(), "planning changed nothing");
+
+        let conn = conns.get_mut("localhost").unwrap();
+        let mut t = Target {
+            conn: conn.as_mut(),
+            become_as: None,
+            env: Vec::new(),
+            planned: None,
+            seen: None,
+        };
+        apply_step(&steps[0], &mut t, store.as_ref()).unwrap();
+        assert!(!file.exists());
+
+        let (again, _) = super::plan(store.as_ref(), run, &all, false, &mut Local).unwrap();
+        assert_eq!(again.hosts["localhost"][0].op, StepOp::AlreadyDone);
+        assert_eq!(again.changes(), 0);
+    }
 }

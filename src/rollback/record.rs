@@ -29,6 +29,12 @@ pub enum UndoAction {
     Remove { path: String },
     /// The path existed: undo puts this state back.
     Restore { prior: PathState },
+    /// Run this module task (the inverse of the change).
+    Invoke {
+        module: String,
+        args: serde_json::Map<String, serde_json::Value>,
+        summary: String,
+    },
     /// No safe undo; rollback refuses unless forced.
     Irreversible { why: String },
 }
@@ -147,6 +153,15 @@ pub fn undo_record(
         Undo::Nothing => return Ok(None),
         Undo::Irreversible(why) => UndoAction::Irreversible { why: why.clone() },
         Undo::Create { path } => UndoAction::Remove { path: path.clone() },
+        Undo::Invoke {
+            module,
+            args,
+            summary,
+        } => UndoAction::Invoke {
+            module: module.clone(),
+            args: args.clone(),
+            summary: summary.clone(),
+        },
         Undo::Restore { path, prior } => {
             let mut state = PathState::from_prior(path, prior);
             if let Some(content) = &prior.content
