@@ -481,6 +481,7 @@ impl Action for PutFile {
                 owner: attrs.owner.as_deref(),
                 group: attrs.group.as_deref(),
                 keep_prior_at: keep,
+                make_parents: false,
             };
             match &self.body {
                 Body::Bytes(b) => t.put_file(

@@ -188,6 +188,30 @@ impl FileAction {
     }
 }
 
+/// Prints the top-most missing ancestor-or-self of `path` (a new directory's
+/// root): what undo removes and what gets the requested attributes.
+fn missing_root_script(path: &str) -> String {
+    format!(
+        r#"root={p}; d=$(dirname -- {p})
+while [ "$d" != / ] && [ "$d" != . ] && [ ! -e "$d" ] && [ ! -L "$d" ]; do root=$d; d=$(dirname -- "$d"); done
+printf %s "$root""#,
+        p = sh_quote(path)
+    )
+}
+
+/// chown/chmod lines for one path, each failing the script.
+fn attrs_script(path: &str, mode: Option<u32>, owner: Option<&str>, group: Option<&str>) -> String {
+    let p = sh_quote(path);
+    let mut out = String::new();
+    if let Some(spec) = crate::modules::target::owner_spec(owner, group) {
+        out.push_str(&format!("chown -h {} -- {p} || exit 1\n", sh_quote(&spec)));
+    }
+    if let Some(m) = mode {
+        out.push_str(&format!("chmod {m:o} -- {p} || exit 1\n"));
+    }
+    out
+}
+
 impl Action for FileAction {
     fn observe(&mut self, t: &mut Target<'_>) -> ModResult<()> {
         // What a removal or a replacement by a link destroys is kept for undo.
@@ -196,8 +220,17 @@ impl Action for FileAction {
         if st.kind == FileKind::Directory && self.recurse && self.want != Some(Want::Absent) {
             self.recurse_differs = recursive_differs(t, &self.path, &self.attrs)?;
         }
-        if !st.exists() && self.want == Some(Want::Directory) {
-            // Walk up to find the top-most directory this task will create.
+        if !st.exists() && self.want == Some(Want::Directory) && t.planned.is_none() {
+            // The top-most directory this task will create, found in one round trip.
+            let out = t.run_ok(&missing_root_script(&self.path), None)?;
+            let root = out.stdout_str();
+            self.missing_root = Some(if root.is_empty() {
+                self.path.clone()
+            } else {
+                root
+            });
+        } else if !st.exists() && self.want == Some(Want::Directory) {
+            // In a plan, ancestors may exist only as planned: ask the target per path.
             let mut root = self.path.clone();
             let mut cur = std::path::Path::new(&self.path).parent();
             while let Some(parent) = cur.filter(|p| !p.as_os_str().is_empty()) {
@@ -348,26 +381,32 @@ impl Action for FileAction {
                 return Ok(());
             }
             Want::Directory if !existed => {
-                t.run_ok(&format!("mkdir -p -- {p}"), None)?;
-                // Every directory this created gets the requested attributes.
+                // Every directory this creates gets the requested attributes,
+                // all in the same round trip as the mkdir.
                 let root = self
                     .missing_root
                     .clone()
                     .unwrap_or_else(|| self.path.clone());
+                let mut script = format!("mkdir -p -- {p} || exit 1\n");
                 let mut dir = std::path::PathBuf::from(&self.path);
                 while dir.starts_with(&root) {
-                    let d = dir.to_string_lossy().into_owned();
-                    t.set_attrs(
-                        &d,
+                    script.push_str(&attrs_script(
+                        &dir.to_string_lossy(),
                         attrs.mode,
                         attrs.owner.as_deref(),
                         attrs.group.as_deref(),
-                        false,
-                    )?;
+                    ));
                     if !dir.pop() {
                         break;
                     }
                 }
+                t.run_ok(&script, None)?;
+                self.final_state = Some("directory");
+                if self.recurse {
+                    let full = self.attrs.clone();
+                    return apply_recursive(t, &self.path, &full, &attrs);
+                }
+                return Ok(());
             }
             Want::Link => {
                 let src = sh_quote(self.src.as_deref().unwrap_or_default());

@@ -332,20 +332,20 @@ impl Action for EditFile {
             }
         };
         if let Some(edit) = &self.edit {
-            if !st.exists() {
-                // create=yes makes missing parent directories too, as Ansible does.
-                let p = crate::connection::sh_quote(&self.path);
-                t.run_ok(&format!("mkdir -p -- \"$(dirname -- {p})\""), None)?;
-            }
             if self.backup && st.exists() {
                 self.backup_file = Some(backup(t, &self.path)?);
             }
-            t.write_file(
+            t.write_file_with(
                 &self.path,
                 edit.after.as_bytes(),
-                attrs.mode,
-                attrs.owner.as_deref(),
-                attrs.group.as_deref(),
+                &crate::modules::target::Put {
+                    mode: attrs.mode,
+                    owner: attrs.owner.as_deref(),
+                    group: attrs.group.as_deref(),
+                    // create=yes makes missing parent directories too, as Ansible does.
+                    make_parents: !st.exists(),
+                    ..Default::default()
+                },
             )
         } else {
             t.set_attrs(

@@ -222,6 +222,8 @@ pub struct Put<'a> {
     /// Keep the file being replaced at this path (see `PriorFile::backup_path`). The
     /// write fails if the path exists; a failed write removes it again.
     pub keep_prior_at: Option<&'a str>,
+    /// Create missing parent directories (in the same round trip).
+    pub make_parents: bool,
 }
 
 impl Target<'_> {
@@ -311,18 +313,26 @@ echo
         owner: Option<&str>,
         group: Option<&str>,
     ) -> ModResult<()> {
-        let put = Put {
-            mode,
-            owner,
-            group,
-            keep_prior_at: None,
-        };
+        self.write_file_with(
+            path,
+            data,
+            &Put {
+                mode,
+                owner,
+                group,
+                ..Default::default()
+            },
+        )
+    }
+
+    /// [`Target::write_file`] with every option of [`Put`].
+    pub fn write_file_with(&mut self, path: &str, data: &[u8], put: &Put<'_>) -> ModResult<()> {
         self.put_file(
             path,
             Stdin::Bytes(data),
             data.len() as u64,
             &sha1_hex(data),
-            &put,
+            put,
         )
     }
 
@@ -346,9 +356,14 @@ echo
         sha1: &str,
         o: &Put<'_>,
     ) -> ModResult<()> {
+        let parents = if o.make_parents {
+            r#"mkdir -p -- "$d" || exit 1"#
+        } else {
+            r#"[ -d "$d" ] || { echo "Destination directory $d does not exist" >&2; exit 1; }"#
+        };
         let p = sh_quote(path);
         let mut script = format!(
-            r#"d=$(dirname -- {p}); [ -d "$d" ] || {{ echo "Destination directory $d does not exist" >&2; exit 1; }}
+            r#"d=$(dirname -- {p}); {parents}
 t=$(mktemp "$d/.tbuddy-tmp.XXXXXX") || exit 1
 b=
 trap 'rm -f "$t"; [ -z "$b" ] || rm -f "$b"' EXIT
@@ -427,7 +442,7 @@ impl<'a> Target<'a> {
     }
 }
 
-fn owner_spec(owner: Option<&str>, group: Option<&str>) -> Option<String> {
+pub(crate) fn owner_spec(owner: Option<&str>, group: Option<&str>) -> Option<String> {
     match (owner, group) {
         (None, None) => None,
         (Some(o), None) => Some(o.to_string()),
