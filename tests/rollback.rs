@@ -515,6 +515,34 @@ fn saved_plan_applies_exactly_or_refuses(p: &Project) {
     assert!(p.sandbox().join("srv/app/releases/r2/VERSION").is_file());
 }
 
+/// A command that reports no change is no reason to refuse a rollback.
+#[test]
+fn unchanged_commands_do_not_block_a_rollback() {
+    let p = Project::new(None);
+    seed(&p);
+    p.write(
+        "probe.yml",
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: Look, do not touch
+      command: "cat {{ sandbox }}/etc/hosts.txt"
+      changed_when: false
+    - name: A real change
+      copy:
+        content: "new\n"
+        dest: "{{ sandbox }}/etc/hosts.txt"
+"#,
+    );
+    let before = snapshot(&p.sandbox());
+    let out = p.apply("probe.yml", &[]);
+    assert!(out.status.success(), "apply: {}", text(&out));
+    let out = p.run(&["rollback", "--last", "-y"]);
+    assert!(out.status.success(), "rollback: {}", text(&out));
+    assert_eq!(snapshot(&p.sandbox()), before);
+}
+
 // ---- SQLite -----------------------------------------------------------------
 
 #[test]

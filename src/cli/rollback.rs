@@ -208,9 +208,11 @@ pub fn exec(args: RollbackArgs) -> Result<i32, CliError> {
 fn last_changing_run(store: &dyn StateStore, inventory: &str) -> Result<Option<RunId>, CliError> {
     const LOOK_BACK: usize = 1000;
     for run in store.runs(LOOK_BACK).map_err(state_error)? {
+        let changed = run.changed > 0 || run.status == RunStatus::Interrupted;
         if run.inventory == inventory
             && run.kind == RunKind::Apply
             && !run.check_mode
+            && changed
             && !store.undo_entries(run.id).map_err(state_error)?.is_empty()
         {
             return Ok(Some(run.id));

@@ -112,6 +112,21 @@ pub fn plan(
     force: bool,
     connector: &mut dyn Connector,
 ) -> Result<(RollbackPlan, Connections), RollbackError> {
+    // Tasks that ended reporting no change (`changed_when: false`) made no
+    // change a rollback must answer for, even if their module ran.
+    let unchanged: std::collections::HashSet<(String, String)> = {
+        let tasks = store.run(run)?.tasks;
+        let changed: std::collections::HashSet<(String, String)> = tasks
+            .iter()
+            .filter(|t| t.changed)
+            .map(|t| (t.host.clone(), t.location.clone()))
+            .collect();
+        tasks
+            .into_iter()
+            .map(|t| (t.host, t.location))
+            .filter(|k| !changed.contains(k))
+            .collect()
+    };
     let mut by_host: BTreeMap<String, Vec<(UndoEntry, UndoRecord)>> = BTreeMap::new();
     for entry in store.undo_entries(run)? {
         if !want_host(&entry.host) {
@@ -149,6 +164,7 @@ pub fn plan(
         }
         let mut planner = HostPlanner {
             run,
+            unchanged: &unchanged,
             expected: HashMap::new(),
             origin,
             settled: Default::default(),
@@ -188,6 +204,8 @@ pub fn plan(
 
 struct HostPlanner<'a> {
     run: RunId,
+    /// (host, task location) of tasks that reported no change.
+    unchanged: &'a std::collections::HashSet<(String, String)>,
     /// States earlier-planned (later-recorded) steps leave behind.
     expected: HashMap<String, FileState>,
     /// The state each path had before the run.
@@ -228,6 +246,13 @@ impl HostPlanner<'_> {
     ) -> Result<Step, String> {
         let mut drift = None;
         let op = match &record.action {
+            UndoAction::Irreversible { .. }
+                if self
+                    .unchanged
+                    .contains(&(entry.host.clone(), entry.location.clone())) =>
+            {
+                StepOp::AlreadyDone
+            }
             UndoAction::Irreversible { why } => StepOp::Irreversible { why: why.clone() },
             UndoAction::Invoke { module, args, .. } => {
                 // Planned like a task: an inverse already in effect is no step.
