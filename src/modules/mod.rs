@@ -23,6 +23,7 @@ mod set_fact;
 mod setup;
 mod stat;
 mod tempfile;
+mod user;
 
 pub use target::{FileKind, FileState, Planned, Target};
 

@@ -19,6 +19,8 @@ static MODULES: &[&dyn Module] = &[
     &super::pause::Pause,
     &super::tempfile::TempFile,
     &super::setup::Setup,
+    &super::user::User,
+    &super::user::Group,
 ];
 
 /// Collection prefixes that name the same built-in modules.
