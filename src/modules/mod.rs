@@ -18,6 +18,7 @@ mod debug;
 mod fail;
 mod file;
 mod lineedit;
+mod net;
 mod pause;
 mod set_fact;
 mod setup;

@@ -21,6 +21,8 @@ static MODULES: &[&dyn Module] = &[
     &super::setup::Setup,
     &super::user::User,
     &super::user::Group,
+    &super::net::Uri,
+    &super::net::WaitFor,
 ];
 
 /// Collection prefixes that name the same built-in modules.
