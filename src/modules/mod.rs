@@ -18,11 +18,13 @@ mod debug;
 mod fail;
 mod file;
 mod lineedit;
+mod net;
 mod pause;
 mod set_fact;
 mod setup;
 mod stat;
 mod tempfile;
+mod user;
 
 pub use target::{FileKind, FileState, Planned, Target};
 

@@ -19,6 +19,10 @@ static MODULES: &[&dyn Module] = &[
     &super::pause::Pause,
     &super::tempfile::TempFile,
     &super::setup::Setup,
+    &super::user::User,
+    &super::user::Group,
+    &super::net::Uri,
+    &super::net::WaitFor,
 ];
 
 /// Collection prefixes that name the same built-in modules.
