@@ -275,21 +275,24 @@ impl Target<'_> {
             return Ok(st.clone());
         }
         let p = sh_quote(path);
+        // As few processes as possible: this runs for nearly every task.
         let read = if content {
             format!(
-                r#"if [ -f {p} ] && [ ! -L {p} ] && [ "$(stat -c %s -- {p})" -le {MAX_DIFF_BYTES} ]; then cat -- {p}; fi"#
+                r#"case $s in "regular "*) if [ "$n" -le {MAX_DIFF_BYTES} ]; then exec cat -- {p}; fi;; esac"#
             )
         } else {
             String::new()
         };
         let script = format!(
             r#"if [ ! -e {p} ] && [ ! -L {p} ]; then echo absent; exit 0; fi
-stat -c '%F/%a/%U/%G/%u/%g/%s/%Y' -- {p} | tr -d '\n'
-printf '/'
-if [ -f {p} ] && [ ! -L {p} ] && [ -r {p} ]; then sha1sum < {p} | cut -c1-40 | tr -d '\n'; fi
-printf '/'
-if [ -L {p} ]; then readlink -- {p} | tr -d '\n'; fi
-echo
+s=$(stat -c '%F/%a/%U/%G/%u/%g/%s/%Y' -- {p}) || exit 1
+n=${{s%/*}}; n=${{n##*/}}
+h=; l=
+case $s in
+  "symbolic link"*) l=$(readlink -- {p}) ;;
+  "regular "*) [ -r {p} ] && h=$(sha1sum < {p}) && h=${{h%% *}} ;;
+esac
+printf '%s/%s/%s\n' "$s" "$h" "$l"
 {read}"#
         );
         let out = self.run_ok(&script, None)?;
