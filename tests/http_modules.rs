@@ -224,3 +224,86 @@ fn wait_for_ports_and_files_with_bounded_waits() {
         "waits are not bounded"
     );
 }
+
+#[test]
+fn get_url_downloads_atomically_checks_checksums_and_rolls_back() {
+    let srv = server(30);
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("file.txt");
+    let pb = format!(
+        r#"
+- hosts: localhost
+  gather_facts: no
+  vars:
+    base: http://127.0.0.1:{port}
+  tasks:
+    - get_url:
+        url: "{{{{ base }}}}/file.txt"
+        dest: "{dest}"
+        mode: "0640"
+        checksum: "sha1:{sha1}"
+      register: g
+    - assert: {{that: ["g.dest == '{dest}'", "g.url == base ~ '/file.txt'"]}}
+"#,
+        port = srv.port,
+        dest = dest.display(),
+        // sha1 of "downloaded content\n"
+        sha1 = "6d0ad36f8e4a2fc7bed5e5f2c2f1d6deb0b2b6e0"
+    );
+    // The recorded checksum above is wrong on purpose first: a mismatch fails
+    // the task and leaves no file behind.
+    std::fs::write(dir.path().join("site.yml"), &pb).unwrap();
+    let (code, text) = run(dir.path(), &["apply", "site.yml", "-y"]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("did not match"), "{text}");
+    assert!(!dest.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".tbuddy-tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "a temp file was left behind");
+
+    let good = sha1_of(b"downloaded content\n");
+    std::fs::write(
+        dir.path().join("site.yml"),
+        pb.replace("6d0ad36f8e4a2fc7bed5e5f2c2f1d6deb0b2b6e0", &good),
+    )
+    .unwrap();
+    let (code, text) = run(dir.path(), &["plan", "site.yml"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("download"), "{text}");
+    assert!(!dest.exists(), "plan downloaded into dest");
+
+    let (code, text) = run(dir.path(), &["apply", "site.yml", "-y"]);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(std::fs::read(&dest).unwrap(), b"downloaded content\n");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
+    let (code, text) = run(dir.path(), &["apply", "site.yml", "-y"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("changed=0"),
+        "a second run is a no-op: {text}"
+    );
+
+    let (code, text) = run(dir.path(), &["rollback", "--last", "-y"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(!dest.exists(), "rollback removes the download: {text}");
+}
+
+fn sha1_of(data: &[u8]) -> String {
+    let out = Command::new("sha1sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(data)?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)[..40].to_string()
+}

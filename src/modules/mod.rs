@@ -17,6 +17,7 @@ mod content;
 mod debug;
 mod fail;
 mod file;
+mod get_url;
 mod lineedit;
 mod net;
 mod pause;

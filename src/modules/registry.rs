@@ -21,6 +21,7 @@ static MODULES: &[&dyn Module] = &[
     &super::setup::Setup,
     &super::user::User,
     &super::user::Group,
+    &super::get_url::GetUrl,
     &super::net::Uri,
     &super::net::WaitFor,
 ];
