@@ -49,6 +49,7 @@ if [ -d /run/systemd/system ]; then echo "service_mgr=systemd"; else echo "servi
 if command -v apt-get >/dev/null 2>&1; then echo "pkg_mgr=apt"; elif command -v dnf >/dev/null 2>&1; then echo "pkg_mgr=dnf"; else echo "pkg_mgr=unknown"; fi
 if [ -r /etc/os-release ]; then sed -n 's/^\(ID\|VERSION_ID\|VERSION_CODENAME\|ID_LIKE\)=/os_\1=/p' /etc/os-release | tr -d '"'; fi
 ip -4 route get 1.1.1.1 2>/dev/null | head -1 | sed -n 's/.* dev \([^ ]*\).* src \([^ ]*\).*/ipv4_dev=\1\nipv4_addr=\2/p'
+ip -4 route show default 2>/dev/null | sed -n '1s/^default via \([^ ]*\).*/ipv4_gw=\1/p'
 "#;
 
 impl Action for Gather {
@@ -97,7 +98,11 @@ impl Action for Gather {
             "user_id": get("user"),
             "user_uid": get("uid").parse::<u64>().unwrap_or(0),
             "user_dir": get("home"),
-            "default_ipv4": {"interface": get("ipv4_dev"), "address": get("ipv4_addr")},
+            "default_ipv4": {
+                "interface": get("ipv4_dev"),
+                "address": get("ipv4_addr"),
+                "gateway": get("ipv4_gw"),
+            },
         });
         if let Value::Object(m) = facts {
             self.0 = m;
