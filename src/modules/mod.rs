@@ -18,6 +18,7 @@ mod debug;
 mod fail;
 mod file;
 mod get_url;
+mod git;
 mod lineedit;
 mod net;
 mod pause;

@@ -22,6 +22,7 @@ static MODULES: &[&dyn Module] = &[
     &super::user::User,
     &super::user::Group,
     &super::get_url::GetUrl,
+    &super::git::Git,
     &super::net::Uri,
     &super::net::WaitFor,
 ];
