@@ -22,6 +22,7 @@ mod git;
 mod lineedit;
 mod net;
 mod pause;
+mod pip;
 mod set_fact;
 mod setup;
 mod stat;

@@ -24,6 +24,7 @@ static MODULES: &[&dyn Module] = &[
     &super::get_url::GetUrl,
     &super::git::Git,
     &super::net::Uri,
+    &super::pip::Pip,
     &super::net::WaitFor,
 ];
 
