@@ -11,6 +11,7 @@ pub mod spec;
 pub mod target;
 pub mod textedit;
 
+mod apt;
 mod assert;
 mod command;
 mod content;
@@ -19,6 +20,8 @@ mod fail;
 mod file;
 mod lineedit;
 mod pause;
+mod repository;
+mod service;
 mod set_fact;
 mod setup;
 mod stat;

@@ -19,6 +19,9 @@ static MODULES: &[&dyn Module] = &[
     &super::pause::Pause,
     &super::tempfile::TempFile,
     &super::setup::Setup,
+    &super::apt::Apt,
+    &super::service::Service,
+    &super::repository::Deb822Repository,
 ];
 
 /// Collection prefixes that name the same built-in modules.
@@ -32,6 +35,8 @@ pub fn canonical_name(raw: &str) -> Option<&'static str> {
         .unwrap_or(raw);
     let short = match short {
         "gather_facts" => "setup",
+        "package" => "apt",
+        "systemd" | "systemd_service" => "service",
         other => other,
     };
     MODULES.iter().map(|m| m.spec().name).find(|n| *n == short)
@@ -65,5 +70,11 @@ mod tests {
         assert_eq!(canonical_name("ansible.builtin.copy"), Some("copy"));
         assert_eq!(canonical_name("copy"), Some("copy"));
         assert_eq!(canonical_name("ansible.builtin.nope"), None);
+        assert_eq!(canonical_name("ansible.builtin.package"), Some("apt"));
+        assert_eq!(
+            canonical_name("ansible.builtin.systemd_service"),
+            Some("service")
+        );
+        assert_eq!(canonical_name("systemd"), Some("service"));
     }
 }
