@@ -213,7 +213,7 @@ fn install_enable_start_then_roll_back() {
 
 #[test]
 #[ignore = "needs nspawn test hosts: run tests/run-all.sh"]
-fn sources_and_clear_errors() {
+fn sources_errors_and_postgresql() {
     let Some(inv) = inventory() else { return };
     let p = Project::new(&inv, "nspawn2");
     p.sh("rm -f /etc/apt/sources.list.d/tbuddy-backports.sources");
@@ -297,5 +297,52 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"
     );
     p.sh(
         "rm -f /etc/systemd/system/tbfail.service; systemctl daemon-reload; systemctl reset-failed",
+    );
+
+    // PostgreSQL: the cluster's unit is an instance of a template the package ships.
+    p.sh(
+        "if dpkg-query -W -f='${db:Status-Abbrev}' postgresql-common 2>/dev/null | grep -q ii; then \
+           DEBIAN_FRONTEND=noninteractive apt-get -y -q purge --autoremove postgresql postgresql-15 \
+             postgresql-common postgresql-client-common >/dev/null 2>&1; fi; true",
+    );
+    p.write(
+        "pg.yml",
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: postgresql installed
+      ansible.builtin.package: {name: postgresql, update_cache: true, cache_valid_time: 3600}
+    - name: postgresql enabled
+      service: {name: postgresql, state: started, enabled: true}
+    - name: cluster running
+      ansible.builtin.systemd: {name: postgresql@15-main, state: started}
+"#,
+    );
+    let before = p.snapshot();
+    let (code, text) = p.run(&["plan", "-i", "inv.yml", "pg.yml", "-l", "nspawn2"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("install postgresql"), "{text}");
+    assert!(text.contains("start service postgresql@15-main"), "{text}");
+    p.assert_unchanged(&before, "plan");
+    let (r, text) = p.apply("pg.yml");
+    assert_eq!(r["failed"], 0, "{text}");
+    assert_eq!(
+        p.sh("runuser -u postgres -- psql -tAc 'select 40 + 2'")
+            .trim(),
+        "42"
+    );
+    let (r, text) = p.apply("pg.yml");
+    assert_eq!(r["changed"], 0, "{text}");
+    let (code, text) = p.run(&["rollback", "--last", "-i", "inv.yml", "-y"]);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(
+        p.sh("dpkg-query -W -f='${db:Status-Abbrev}\\n' postgresql postgresql-15 2>/dev/null | grep -c '^ii'; true"),
+        "0\n",
+        "{text}"
+    );
+    assert_eq!(
+        p.sh("systemctl is-active postgresql@15-main; true"),
+        "inactive\n"
     );
 }

@@ -13,8 +13,11 @@
 //! current lists do not know yet is planned as an install whose outcome is not vouched for.
 //!
 //! A planned install makes the package's systemd unit visible to later tasks of a plan:
-//! installing package `P` plans `/lib/systemd/system/P.service`, so that "install
-//! postgresql, then start and enable postgresql" plans cleanly on a fresh host.
+//! installing package `P` (named or pulled in as a dependency) plans
+//! `/lib/systemd/system/P.service`, so that "install postgresql, then start and enable
+//! postgresql" plans cleanly on a fresh host. This is a rule of thumb, as what a package
+//! ships is only known once it is downloaded: a unit named otherwise is not planned, and a
+//! later task that starts it fails the plan (see `service` for instances of templates).
 
 use super::spec::{ArgKind::*, ArgSpec, CheckSupport, ModuleSpec, arg};
 use super::target::{FileKind, FileState};
@@ -491,7 +494,7 @@ impl AptAction {
                         .iter()
                         .map(|(n, (a, b))| format!("{n} {a} -> {b}"))
                         .collect();
-                    parts.push(format!("upgrade {}", list(m)));
+                    parts.push(format!("change {}", list(m)));
                 }
                 if !sim.removed.is_empty() {
                     let verb = if self.purge { "purge" } else { "remove" };

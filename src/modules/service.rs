@@ -275,17 +275,30 @@ fi"#
         )
     }
 
-    /// The unit paths an earlier planned change may have created.
+    /// The unit paths an earlier planned change may have created. An instance
+    /// `X@I.service` also counts as planned when the template `X@.service` or the unit
+    /// `X.service` is: a planned install of package `X` plans only `X.service` (see
+    /// `apt`), and packages like postgresql ship their instance templates alongside.
     fn planned_paths(&self) -> Vec<String> {
         let u = self.unit();
-        [
+        let mut units = vec![u.clone()];
+        if let Some((base, rest)) = u.split_once('@')
+            && let Some((_, suffix)) = rest.rsplit_once('.')
+        {
+            units.push(format!("{base}@.{suffix}"));
+            units.push(format!("{base}.{suffix}"));
+        }
+        let mut paths = Vec::new();
+        for d in [
             "/etc/systemd/system",
             "/lib/systemd/system",
             "/usr/lib/systemd/system",
-        ]
-        .iter()
-        .map(|d| format!("{d}/{u}"))
-        .collect()
+        ] {
+            for u in &units {
+                paths.push(format!("{d}/{u}"));
+            }
+        }
+        paths
     }
 
     /// Why a unit failed: `systemctl status` and the journal's last lines.
@@ -546,5 +559,15 @@ mod tests {
             "LoadState=loaded\nActiveState=active\nUnitFileState=enabled\n",
         );
         assert!(matches!(a.diff().unwrap().unwrap().undo, Undo::Nothing));
+    }
+
+    #[test]
+    fn instances_count_as_planned_with_their_template_or_base() {
+        let mut a = action(Some(Want::Started), None, "");
+        a.name = "postgresql@15-main".into();
+        let p = a.planned_paths();
+        assert!(p.contains(&"/lib/systemd/system/postgresql@15-main.service".to_string()));
+        assert!(p.contains(&"/lib/systemd/system/postgresql@.service".to_string()));
+        assert!(p.contains(&"/lib/systemd/system/postgresql.service".to_string()));
     }
 }
