@@ -481,12 +481,15 @@ impl AptAction {
                     .keys()
                     .filter(|n| !named.contains(&n.as_str()))
                     .count();
-                if !fmt_new.is_empty() || deps > 0 {
-                    let mut s = format!("install {}", list(fmt_new));
-                    if deps > 0 {
-                        s.push_str(&format!(" (+{deps} dependencies)"));
-                    }
-                    parts.push(s);
+                let deps_text = match deps {
+                    1 => "1 dependency".to_string(),
+                    n => format!("{n} dependencies"),
+                };
+                match (fmt_new.is_empty(), deps) {
+                    (true, 0) => {}
+                    (true, _) => parts.push(format!("install {deps_text}")),
+                    (false, 0) => parts.push(format!("install {}", list(fmt_new))),
+                    (false, _) => parts.push(format!("install {} (+{deps_text})", list(fmt_new))),
                 }
                 if !sim.changed.is_empty() {
                     let m: Vec<String> = sim
@@ -669,7 +672,8 @@ impl Action for AptAction {
         let planned_update = seen.update_due;
         let Some(sim) = &seen.sim else {
             // Nothing to do with the packages.
-            if planned_update || self.cache_updated {
+            // As in Ansible, a refresh counts as a change only when it is all the task does.
+            if (planned_update || self.cache_updated) && self.pkgs.is_empty() {
                 return Ok(Some(Change {
                     summary: "apt: refresh the package lists".into(),
                     diff: None,
@@ -723,7 +727,8 @@ impl Action for AptAction {
                 .with("cache_updated", self.cache_updated));
         }
         if sim.new.is_empty() && sim.changed.is_empty() && sim.removed.is_empty() {
-            if planned_update || self.cache_updated {
+            // As in Ansible, a refresh counts as a change only when it is all the task does.
+            if (planned_update || self.cache_updated) && self.pkgs.is_empty() {
                 return Ok(Some(Change {
                     summary: "apt: refresh the package lists".into(),
                     diff: None,
