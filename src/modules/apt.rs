@@ -88,6 +88,27 @@ pub static APT: ModuleSpec = ModuleSpec {
             Int,
             "Seconds to wait for the dpkg lock (default 60).",
         ),
+        arg(
+            "default_release",
+            Str,
+            "Install from this release (`apt-get -t`, e.g. bookworm-backports).",
+        )
+        .aliases(&["default-release"]),
+        arg(
+            "only_upgrade",
+            Bool,
+            "Only upgrade installed packages; never install new ones.",
+        ),
+        arg(
+            "dpkg_options",
+            Str,
+            "Comma-separated dpkg options (default force-confdef,force-confold).",
+        ),
+        arg(
+            "force_apt_get",
+            Bool,
+            "Accepted for compatibility; apt-get is always used.",
+        ),
     ],
 };
 
@@ -144,6 +165,24 @@ impl Module for Apt {
             allow_downgrade: argx::boolean(args, "allow_downgrade", false)?,
             autoremove: argx::boolean(args, "autoremove", false)?,
             lock_timeout: secs("lock_timeout")?.unwrap_or(60),
+            default_release: argx::string(args, "default_release")?,
+            only_upgrade: argx::boolean(args, "only_upgrade", false)?,
+            dpkg_options: {
+                let opts = argx::string(args, "dpkg_options")?
+                    .unwrap_or_else(|| "force-confdef,force-confold".into());
+                let opts: Vec<String> = opts
+                    .split(',')
+                    .map(|o| o.trim().trim_start_matches('-').to_string())
+                    .filter(|o| !o.is_empty())
+                    .collect();
+                if let Some(bad) = opts.iter().find(|o| {
+                    !o.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-=/_.".contains(c))
+                }) {
+                    return Err(ModuleError::new(format!("invalid dpkg option: {bad}")));
+                }
+                opts
+            },
             check_mode: cx.check_mode,
             seen: None,
             cache_updated: false,
@@ -285,6 +324,9 @@ struct AptAction {
     allow_downgrade: bool,
     autoremove: bool,
     lock_timeout: u64,
+    default_release: Option<String>,
+    only_upgrade: bool,
+    dpkg_options: Vec<String>,
     check_mode: bool,
     seen: Option<Seen>,
     cache_updated: bool,
@@ -297,11 +339,14 @@ const STAMP: &str = "/var/lib/apt/periodic/update-success-stamp";
 
 impl AptAction {
     fn apt_get(&self) -> String {
-        format!(
-            "DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout={} \
-             -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold",
+        let mut s = format!(
+            "DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout={}",
             self.lock_timeout
-        )
+        );
+        for o in &self.dpkg_options {
+            s.push_str(&format!(" -o Dpkg::Options::=--{o}"));
+        }
+        s
     }
 
     /// The apt-get arguments of the change (without the program itself).
@@ -327,6 +372,9 @@ impl AptAction {
             }
             State::Present | State::Latest => {
                 for p in &self.pkgs {
+                    if self.only_upgrade && !p.remove && !installed.contains_key(&p.name) {
+                        continue;
+                    }
                     let needed = p.remove && installed.contains_key(&p.name)
                         || !p.remove
                             && (self.state == State::Latest
@@ -350,6 +398,12 @@ impl AptAction {
                 }
                 if self.allow_downgrade {
                     opts.push_str(" --allow-downgrades");
+                }
+                if self.only_upgrade {
+                    opts.push_str(" --only-upgrade");
+                }
+                if let Some(rel) = &self.default_release {
+                    opts.push_str(&format!(" -t {}", sh_quote(rel)));
                 }
                 if self.autoremove {
                     opts.push_str(" --autoremove");

@@ -15,7 +15,7 @@
 //! The undo record puts back what the change altered: the prior active state, the prior
 //! enabled state and the prior mask.
 
-use super::spec::{ArgKind::*, ArgSpec, CheckSupport, ModuleSpec, arg, required};
+use super::spec::{ArgKind::*, ArgSpec, CheckSupport, ModuleSpec, arg};
 use super::{
     Action, Args, Change, ModResult, Module, ModuleCx, ModuleError, Returns, Target, Undo, argx,
 };
@@ -30,10 +30,11 @@ pub static SERVICE: ModuleSpec = ModuleSpec {
     check: CheckSupport::Full,
     open_args: false,
     args: &[
-        required(
+        arg(
             "name",
             Str,
-            "The service (a systemd unit name; `.service` is implied).",
+            "The service (a systemd unit name; `.service` is implied). Required unless only \
+             daemon_reload/daemon_reexec is asked for.",
         )
         .aliases(&["service", "unit"]),
         ArgSpec {
@@ -51,6 +52,12 @@ pub static SERVICE: ModuleSpec = ModuleSpec {
             "Run `systemctl daemon-reload` first (systemd only).",
         )
         .aliases(&["daemon-reload"]),
+        arg(
+            "daemon_reexec",
+            Bool,
+            "Run `systemctl daemon-reexec` first (systemd only).",
+        )
+        .aliases(&["daemon-reexec"]),
         arg(
             "masked",
             Bool,
@@ -82,9 +89,15 @@ impl Module for Service {
     }
 
     fn validate(&self, args: &Args, cx: &ModuleCx<'_>) -> ModResult<Box<dyn Action>> {
-        let name = argx::req_string(args, "name")?;
-        if name.is_empty()
-            || !name
+        let name = argx::string(args, "name")?.unwrap_or_default();
+        let wants_unit = ["state", "enabled", "masked"]
+            .iter()
+            .any(|k| !matches!(args.get(*k), None | Some(Value::Null)));
+        if name.is_empty() && wants_unit {
+            return Err(ModuleError::new("missing required argument: name"));
+        }
+        if !name.is_empty()
+            && !name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || ":-_.@\\".contains(c))
         {
@@ -113,6 +126,7 @@ impl Module for Service {
         let enabled = opt_bool("enabled")?;
         let masked = opt_bool("masked")?;
         let daemon_reload = argx::boolean(args, "daemon_reload", false)?;
+        let daemon_reexec = argx::boolean(args, "daemon_reexec", false)?;
         if let Some(scope) = argx::string(args, "scope")?
             && scope != "system"
         {
@@ -120,9 +134,14 @@ impl Module for Service {
                 "scope {scope} is not supported, only system"
             )));
         }
-        if state.is_none() && enabled.is_none() && masked.is_none() && !daemon_reload {
+        if state.is_none()
+            && enabled.is_none()
+            && masked.is_none()
+            && !daemon_reload
+            && !daemon_reexec
+        {
             return Err(ModuleError::new(
-                "one of the following is required: state, enabled, masked, daemon_reload",
+                "one of the following is required: state, enabled, masked, daemon_reload, daemon_reexec",
             ));
         }
         Ok(Box::new(ServiceAction {
@@ -131,6 +150,7 @@ impl Module for Service {
             enabled,
             masked,
             daemon_reload,
+            daemon_reexec,
             no_block: argx::boolean(args, "no_block", false)?,
             check_mode: cx.check_mode,
             seen: None,
@@ -185,6 +205,7 @@ struct ServiceAction {
     enabled: Option<bool>,
     masked: Option<bool>,
     daemon_reload: bool,
+    daemon_reexec: bool,
     no_block: bool,
     check_mode: bool,
     seen: Option<Seen>,
@@ -326,11 +347,25 @@ fn parse_props(text: &str) -> BTreeMap<String, String> {
 
 impl Action for ServiceAction {
     fn observe(&mut self, t: &mut Target<'_>) -> ModResult<()> {
-        if self.daemon_reload && !self.check_mode {
+        if (self.daemon_reload || self.daemon_reexec) && !self.check_mode {
+            let verb = if self.daemon_reexec {
+                "daemon-reexec"
+            } else {
+                "daemon-reload"
+            };
             t.run_ok(
-                "if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi",
+                &format!("if [ -d /run/systemd/system ]; then systemctl {verb}; fi"),
                 None,
             )?;
+        }
+        if self.name.is_empty() {
+            // Only a daemon reload or re-exec was asked for.
+            self.seen = Some(Seen {
+                systemd: true,
+                props: BTreeMap::new(),
+                planned_unit: false,
+            });
+            return Ok(());
         }
         let out = t.run_ok(&self.observe_script(), None)?;
         let text = out.stdout_str();
@@ -520,6 +555,7 @@ mod tests {
             enabled,
             masked: None,
             daemon_reload: false,
+            daemon_reexec: false,
             no_block: false,
             check_mode: false,
             seen: Some(Seen {
