@@ -3,6 +3,9 @@
 //! inventory path comes from TBUDDY_TEST_NSPAWN_INVENTORY; without it these tests fail
 //! under CI=true and are reported as not run otherwise.
 //!
+//! The SysV fallback (no systemd) is tested on the loopback sshd hosts
+//! (TBUDDY_TEST_SSH_INVENTORY), which have no init system.
+//!
 //! Each test works on a host of its own, so they share one boot of the hosts and may run
 //! in parallel.
 
@@ -344,5 +347,76 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"
     assert_eq!(
         p.sh("systemctl is-active postgresql@15-main; true"),
         "inactive\n"
+    );
+}
+
+const SYSV_SCRIPT: &str = r#"#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          tbsvc
+# Required-Start:
+# Required-Stop:
+# Default-Start:     2 3 4 5
+# Default-Stop:      0 1 6
+# Short-Description: tbuddy test service
+### END INIT INFO
+f=/etc/tbsvc.running
+case "$1" in
+  start|restart|reload|force-reload) touch $f ;;
+  stop) rm -f $f ;;
+  status) [ -e $f ] ;;
+  *) exit 3 ;;
+esac
+"#;
+
+#[test]
+#[ignore = "needs sshd test hosts: run tests/run-all.sh"]
+fn sysv_service_without_systemd() {
+    let inv = match std::env::var_os("TBUDDY_TEST_SSH_INVENTORY") {
+        Some(p) => PathBuf::from(p),
+        None if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("TBUDDY_TEST_SSH_INVENTORY is not set: start tests/hosts/sshd-up.sh")
+        }
+        None => {
+            eprintln!("NOT RUN: set TBUDDY_TEST_SSH_INVENTORY (see tests/hosts/README.md)");
+            return;
+        }
+    };
+    // Init scripts go to /etc: only where each host has an /etc of its own.
+    if !std::fs::read_to_string(&inv)
+        .unwrap()
+        .contains("tbuddy_isolation: mount")
+    {
+        eprintln!("NOT RUN: the sshd hosts share the machine's /etc (TBH_ISOLATION=none)");
+        return;
+    }
+    let p = Project::new(&inv, "sshd2");
+    p.write("tbsvc", SYSV_SCRIPT);
+    p.write(
+        "sysv.yml",
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: init script
+      copy: {src: tbsvc, dest: /etc/init.d/tbsvc, mode: "0755"}
+    - name: service runs
+      service: {name: tbsvc, state: started, enabled: true}
+"#,
+    );
+    let (r, text) = p.apply("sysv.yml");
+    assert_eq!(r["failed"], 0, "{text}");
+    assert_eq!(r["changed"], 2, "{text}");
+    assert_eq!(
+        p.sh("test -e /etc/tbsvc.running && ls /etc/rc2.d | grep -c '^S..tbsvc'"),
+        "1\n"
+    );
+    let (r, text) = p.apply("sysv.yml");
+    assert_eq!(r["changed"], 0, "{text}");
+    let (code, text) = p.run(&["rollback", "--last", "-i", "inv.yml", "-y"]);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(
+        p.sh("ls /etc/tbsvc.running /etc/init.d/tbsvc 2>/dev/null; ls /etc/rc2.d | grep -c '^S..tbsvc'; true"),
+        "0\n",
+        "{text}"
     );
 }

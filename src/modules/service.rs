@@ -289,7 +289,7 @@ impl ServiceAction {
   systemctl show -p {PROPS} -- {u}
 else
   echo sysv
-  if [ -x /etc/init.d/{n} ] || command -v service >/dev/null 2>&1 && service {n} status >/dev/null 2>&1; then echo LoadState=loaded; else echo LoadState=not-found; fi
+  if [ -x /etc/init.d/{n} ]; then echo LoadState=loaded; else echo LoadState=not-found; fi
   if service {n} status >/dev/null 2>&1; then echo ActiveState=active; else echo ActiveState=inactive; fi
   if ls /etc/rc[2345].d/S[0-9][0-9]{n} >/dev/null 2>&1; then echo UnitFileState=enabled; else echo UnitFileState=disabled; fi
 fi"#
