@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what the tests need (Debian packages),
-# starts loopback SSH test hosts, then runs formatting and lint checks, the
-# unit tests and every end-to-end test, and stops the hosts again.
+# starts loopback SSH test hosts and systemd-nspawn Debian hosts, then runs
+# formatting and lint checks, the unit tests and every end-to-end test, and
+# stops the hosts again.
 # Works with no stdin and CI=true; a missing prerequisite fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 exec </dev/null
 
 bash tests/hosts/install-deps.sh
+# The nspawn hosts' base is built (first use only) while cargo compiles.
+bash tests/hosts/nspawn-base.sh >/dev/null & base=$!
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -19,7 +22,11 @@ cargo test --no-run --quiet
 # Test hosts live in a state directory of this run only.
 export TBH_STATE
 TBH_STATE=$(mktemp -d /tmp/tbuddy-tests.XXXXXX)
-cleanup() { bash tests/hosts/sshd-down.sh >/dev/null 2>&1 || true; rm -rf "$TBH_STATE"; }
+cleanup() {
+  bash tests/hosts/sshd-down.sh >/dev/null 2>&1 || true
+  bash tests/hosts/nspawn-down.sh >/dev/null 2>&1 || true
+  rm -rf "$TBH_STATE"
+}
 trap cleanup EXIT
 echo "== starting sshd test hosts"
 bash tests/hosts/sshd-up.sh 2 >/dev/null
@@ -36,5 +43,10 @@ export TBUDDY_SSH_TEST_SUDO_USER; TBUDDY_SSH_TEST_SUDO_USER=$(field tbuddy_user)
 # A login user whose sudo needs a password: become without one must fail clearly.
 export TBUDDY_SSH_TEST_UNPRIV_USER; TBUDDY_SSH_TEST_UNPRIV_USER=$(field tbuddy_pw_user)
 
-echo "== cargo test (unit, local, corpus, ssh)"
+echo "== starting nspawn test hosts"
+wait "$base"
+bash tests/hosts/nspawn-up.sh 2 >/dev/null
+export TBUDDY_TEST_NSPAWN_INVENTORY="$TBH_STATE/nspawn/inventory.yml"
+
+echo "== cargo test (unit, local, corpus, ssh, systemd hosts)"
 cargo test --no-fail-fast -- --include-ignored

@@ -11,6 +11,7 @@ pub mod spec;
 pub mod target;
 pub mod textedit;
 
+mod apt;
 mod assert;
 mod command;
 mod content;
@@ -23,6 +24,8 @@ mod lineedit;
 mod net;
 mod pause;
 mod pip;
+mod repository;
+mod service;
 mod set_fact;
 mod setup;
 mod stat;

@@ -26,6 +26,9 @@ static MODULES: &[&dyn Module] = &[
     &super::net::Uri,
     &super::pip::Pip,
     &super::net::WaitFor,
+    &super::apt::Apt,
+    &super::service::Service,
+    &super::repository::Deb822Repository,
 ];
 
 /// Collection prefixes that name the same built-in modules.
@@ -39,6 +42,8 @@ pub fn canonical_name(raw: &str) -> Option<&'static str> {
         .unwrap_or(raw);
     let short = match short {
         "gather_facts" => "setup",
+        "package" => "apt",
+        "systemd" | "systemd_service" => "service",
         other => other,
     };
     MODULES.iter().map(|m| m.spec().name).find(|n| *n == short)
@@ -72,5 +77,11 @@ mod tests {
         assert_eq!(canonical_name("ansible.builtin.copy"), Some("copy"));
         assert_eq!(canonical_name("copy"), Some("copy"));
         assert_eq!(canonical_name("ansible.builtin.nope"), None);
+        assert_eq!(canonical_name("ansible.builtin.package"), Some("apt"));
+        assert_eq!(
+            canonical_name("ansible.builtin.systemd_service"),
+            Some("service")
+        );
+        assert_eq!(canonical_name("systemd"), Some("service"));
     }
 }
