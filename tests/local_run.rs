@@ -146,3 +146,29 @@ fn plan_is_read_only_apply_converges_and_reapply_is_a_no_op() {
     assert_eq!(code, 0, "converged plan has no changes:\n{text}");
     assert!(text.contains("No changes."), "{text}");
 }
+
+/// A command skipped by check mode is not retried by `until`: there is no
+/// result to test, and a plan must not wait through the retries.
+#[test]
+fn until_does_not_retry_a_task_check_mode_skips() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("site.yml"),
+        "- hosts: localhost\n  gather_facts: no\n  tasks:\n    - command: echo ready\n      register: r\n      until: r.stdout == 'ready'\n      retries: 5\n      delay: 2\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tbuddy-deploy"))
+        .args(["plan", "site.yml", "--json"])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let result = text
+        .lines()
+        .find(|l| l.contains("\"event\":\"host_result\""))
+        .unwrap_or_else(|| panic!("no task result: {text}"));
+    assert!(result.contains("\"status\":\"skipped\""), "{result}");
+    assert!(!result.contains("\"attempts\""), "it was retried: {result}");
+}

@@ -124,12 +124,14 @@ const SITE: &str = r#"
   tasks:
     - name: packages
       apt:
-        name: [tree, cron]
+        name: [tree, cron, curl]
         update_cache: true
         cache_valid_time: 3600
         install_recommends: false
     - name: cron runs
       ansible.builtin.service: {name: cron, state: started, enabled: true}
+    - name: service user
+      user: {name: tbweb, system: true, create_home: false, shell: /usr/sbin/nologin}
     - name: web unit
       template: {src: tbweb.service.j2, dest: /etc/systemd/system/tbweb.service}
     - name: web runs
@@ -138,9 +140,15 @@ const SITE: &str = r#"
         state: started
         enabled: true
         daemon_reload: true
+    - name: smoke check
+      uri: {url: "http://127.0.0.1:{{ web_port }}/", status_code: 200}
+      register: health
+      until: health.status == 200
+      retries: 30
+      delay: 1
 "#;
 
-const UNIT: &str = "[Unit]\nDescription=tbuddy test web server\n\n[Service]\n\
+const UNIT: &str = "[Unit]\nDescription=tbuddy test web server\n\n[Service]\nUser=tbweb\n\
 ExecStart=/usr/bin/python3 -m http.server {{ web_port }} --bind 127.0.0.1 --directory /srv\n\n\
 [Install]\nWantedBy=multi-user.target\n";
 
@@ -157,7 +165,8 @@ fn install_enable_start_then_roll_back() {
     // A host as fresh as possible, also when the test runs again on the same boot.
     p.sh(
         "systemctl disable --now tbweb cron 2>/dev/null; rm -f /etc/systemd/system/tbweb.service; \
-         DEBIAN_FRONTEND=noninteractive apt-get -y -q purge tree cron cron-daemon-common >/dev/null 2>&1; \
+         userdel tbweb 2>/dev/null; \
+         DEBIAN_FRONTEND=noninteractive apt-get -y -q purge tree cron cron-daemon-common curl >/dev/null 2>&1; \
          systemctl daemon-reload; true",
     );
 
@@ -168,6 +177,7 @@ fn install_enable_start_then_roll_back() {
     for step in [
         "tree",
         "enable and start service cron",
+        "user tbweb",
         "create /etc/systemd/system/tbweb.service",
         "enable and start service tbweb",
     ] {
@@ -199,7 +209,10 @@ fn install_enable_start_then_roll_back() {
     // Rollback: the service stops, the unit and the packages go.
     let (code, text) = p.run(&["rollback", "--last", "-i", "inv.yml", "-y"]);
     assert_eq!(code, 0, "{text}");
-    assert!(text.contains("apt: remove cron"), "{text}");
+    assert!(
+        text.contains("apt: remove") && text.contains("cron"),
+        "{text}"
+    );
     assert_eq!(
         p.sh(
             "dpkg-query -W -f='${db:Status-Abbrev}\\n' tree cron 2>/dev/null | grep -c '^ii'; true"
@@ -212,6 +225,7 @@ fn install_enable_start_then_roll_back() {
         p.sh("test -e /etc/systemd/system/tbweb.service && echo left; true"),
         ""
     );
+    assert_eq!(p.sh("getent passwd tbweb; true"), "", "the user is removed");
 }
 
 #[test]
