@@ -2,24 +2,11 @@
 //! the test, installed with `--no-index` (no network).
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tbuddy-deploy");
+mod common;
 
-fn run(dir: &Path, args: &[&str]) -> (i32, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("TBUDDY_STATE")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
-}
+use common::run;
 
 /// A minimal pure-Python wheel of `tbuddy-probe` at `version`.
 fn make_wheel(dir: &Path, version: &str) {

@@ -2,23 +2,10 @@
 //! loopback sshd test hosts (private /etc and /home).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tbuddy-deploy");
+mod common;
 
-fn run(dir: &Path, args: &[&str]) -> (i32, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("TBUDDY_STATE")
-        .stdin(Stdio::null())
-        .output()
-        .expect("binary runs");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.code().unwrap_or(-1), text)
-}
+use common::run;
 
 /// The recap counters of `host` from a `--json` run.
 fn recap(text: &str, host: &str) -> serde_json::Value {
