@@ -434,3 +434,63 @@ fn sysv_service_without_systemd() {
         "{text}"
     );
 }
+
+/// Without systemd, `postgresql@VERSION-CLUSTER` is driven by pg_ctlcluster
+/// and start.conf. The cluster lives in an sshd host's private /etc and
+/// /var/lib; it listens on a socket and a port of its own.
+#[test]
+#[ignore = "needs sshd test hosts: run tests/run-all.sh"]
+fn postgresql_cluster_without_systemd() {
+    let inv = match std::env::var_os("TBUDDY_TEST_SSH_INVENTORY") {
+        Some(p) => PathBuf::from(p),
+        None if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("TBUDDY_TEST_SSH_INVENTORY is not set: start tests/hosts/sshd-up.sh")
+        }
+        None => {
+            eprintln!("NOT RUN: set TBUDDY_TEST_SSH_INVENTORY (see tests/hosts/README.md)");
+            return;
+        }
+    };
+    if !std::fs::read_to_string(&inv)
+        .unwrap()
+        .contains("tbuddy_isolation: mount")
+    {
+        eprintln!("NOT RUN: the sshd hosts share the machine's /etc (TBH_ISOLATION=none)");
+        return;
+    }
+    let p = Project::new(&inv, "sshd1");
+    let setup = p.sh(
+        "command -v pg_createcluster >/dev/null || { echo no-postgresql; exit 0; }; \
+         pg_dropcluster --stop 15 tbtest >/dev/null 2>&1; \
+         pg_createcluster 15 tbtest -p 54329 >/dev/null 2>&1 || echo create-failed; \
+         printf 'manual\\n' > /etc/postgresql/15/tbtest/start.conf",
+    );
+    assert!(
+        !setup.contains("no-postgresql"),
+        "PostgreSQL 15 is not installed (tests/hosts/install-deps.sh installs it)"
+    );
+    assert!(!setup.contains("create-failed"), "pg_createcluster failed");
+    p.write(
+        "pg.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - service: {name: postgresql@15-tbtest, state: started, enabled: true}\n",
+    );
+    let (r, text) = p.apply("pg.yml");
+    assert_eq!(r["failed"], 0, "{text}");
+    assert_eq!(r["changed"], 1, "{text}");
+    assert!(
+        p.sh("pg_lsclusters -h 15 tbtest").contains("online"),
+        "{text}"
+    );
+    assert_eq!(p.sh("cat /etc/postgresql/15/tbtest/start.conf"), "auto\n");
+    let (r, text) = p.apply("pg.yml");
+    assert_eq!(r["changed"], 0, "second run:\n{text}");
+
+    let (code, text) = p.run(&["rollback", "--last", "-i", "inv.yml", "-y"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        p.sh("pg_lsclusters -h 15 tbtest").contains("down"),
+        "{text}"
+    );
+    assert_eq!(p.sh("cat /etc/postgresql/15/tbtest/start.conf"), "manual\n");
+    p.sh("pg_dropcluster --stop 15 tbtest >/dev/null 2>&1; true");
+}

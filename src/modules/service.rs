@@ -254,6 +254,19 @@ impl ServiceAction {
         self.seen.as_ref().expect("observe runs before diff")
     }
 
+    /// `postgresql@VERSION-CLUSTER`: without systemd, a PostgreSQL cluster is
+    /// run with `pg_ctlcluster` and enabled through its `start.conf`.
+    fn pg_cluster(&self) -> Option<(String, String)> {
+        let unit = self.name.strip_suffix(".service").unwrap_or(&self.name);
+        let rest = unit.strip_prefix("postgresql@")?;
+        let (ver, cluster) = rest.split_once('-')?;
+        (!ver.is_empty()
+            && ver.chars().all(|c| c.is_ascii_digit() || c == '.')
+            && !cluster.is_empty()
+            && !cluster.contains('/'))
+        .then(|| (ver.to_string(), cluster.to_string()))
+    }
+
     fn ops(&self) -> Vec<Op> {
         let s = self.seen();
         let mut ops = Vec::new();
@@ -289,10 +302,23 @@ impl ServiceAction {
   systemctl show -p {PROPS} -- {u}
 else
   echo sysv
-  if [ -x /etc/init.d/{n} ]; then echo LoadState=loaded; else echo LoadState=not-found; fi
+{sysv}
+fi"#,
+            sysv = match self.pg_cluster() {
+                Some((v, c)) => {
+                    let (v, c) = (sh_quote(&v), sh_quote(&c));
+                    format!(
+                        r#"  if [ -d /etc/postgresql/{v}/{c} ]; then echo LoadState=loaded; else echo LoadState=not-found; fi
+  if pg_ctlcluster {v} {c} status >/dev/null 2>&1; then echo ActiveState=active; else echo ActiveState=inactive; fi
+  if [ "$(grep -v '^[[:space:]]*#' /etc/postgresql/{v}/{c}/start.conf 2>/dev/null | grep -m1 -o '[a-z]\+')" = auto ]; then echo UnitFileState=enabled; else echo UnitFileState=disabled; fi"#
+                    )
+                }
+                None => format!(
+                    r#"  if [ -x /etc/init.d/{n} ]; then echo LoadState=loaded; else echo LoadState=not-found; fi
   if service {n} status >/dev/null 2>&1; then echo ActiveState=active; else echo ActiveState=inactive; fi
-  if ls /etc/rc[2345].d/S[0-9][0-9]{n} >/dev/null 2>&1; then echo UnitFileState=enabled; else echo UnitFileState=disabled; fi
-fi"#
+  if ls /etc/rc[2345].d/S[0-9][0-9]{n} >/dev/null 2>&1; then echo UnitFileState=enabled; else echo UnitFileState=disabled; fi"#
+                ),
+            }
         )
     }
 
@@ -484,6 +510,19 @@ done"#
                 } else {
                     run
                 }
+            } else if let Some((v, c)) = self.pg_cluster() {
+                let (v, c) = (sh_quote(&v), sh_quote(&c));
+                let conf = format!("/etc/postgresql/{v}/{c}/start.conf");
+                match op {
+                    Op::Enable => format!("printf 'auto\\n' > {conf}"),
+                    Op::Disable => format!("printf 'manual\\n' > {conf}"),
+                    Op::Mask | Op::Unmask => {
+                        return Err(ModuleError::new(
+                            "masked needs systemd, which this host does not run",
+                        ));
+                    }
+                    other => format!("pg_ctlcluster {v} {c} {}", other.verb()),
+                }
             } else {
                 match op {
                     Op::Enable => {
@@ -564,6 +603,29 @@ mod tests {
                 planned_unit: false,
             }),
         }
+    }
+
+    #[test]
+    fn postgresql_cluster_units_map_to_pg_ctlcluster() {
+        let named = |n: &str| ServiceAction {
+            name: n.into(),
+            ..action(None, None, "")
+        };
+        assert_eq!(
+            named("postgresql@15-main").pg_cluster(),
+            Some(("15".into(), "main".into()))
+        );
+        assert_eq!(
+            named("postgresql@9.6-my-app.service").pg_cluster(),
+            Some(("9.6".into(), "my-app".into()))
+        );
+        assert_eq!(named("postgresql").pg_cluster(), None);
+        assert_eq!(named("postgresql@main").pg_cluster(), None);
+        assert!(
+            named("postgresql@15-main")
+                .observe_script()
+                .contains("pg_ctlcluster")
+        );
     }
 
     #[test]
