@@ -921,14 +921,16 @@ mod tests {
         );
     }
 
-    // ---- against a real sshd (see /work/shared/testhosts/up-sshd.sh) ------------------
+    // ---- against a real sshd (tests/hosts/sshd-up.sh) -----------------------------------
     //
-    // TBUDDY_SSH_TEST_HOST=127.0.0.11 TBUDDY_SSH_TEST_PORT=22000 TBUDDY_SSH_TEST_USER=root \
-    // TBUDDY_SSH_TEST_KEY=/tmp/th-sshd/id_ed25519 TBUDDY_SSH_TEST_KNOWN_HOSTS=/tmp/th-sshd/known_hosts \
+    // tests/run-all.sh starts the hosts and exports TBUDDY_SSH_TEST_HOST, _PORT, _USER,
+    // _KEY and _KNOWN_HOSTS for these tests; by hand:
+    //   TBH_STATE=$(mktemp -d) tests/hosts/sshd-up.sh 1, then export the values from
+    //   $TBH_STATE/sshd/inventory.yml and run
     //   cargo test connection::ssh -- --ignored --nocapture --test-threads=1
     //
-    // Optional: TBUDDY_SSH_TEST_UNPRIV_USER (default th-deploy), a login user without sudo
-    // rights that the same key can log in as.
+    // Optional: TBUDDY_SSH_TEST_UNPRIV_USER (default tbuddy-pw), a login user whose sudo
+    // needs a password that the same key can log in as.
 
     fn env(name: &str) -> Option<String> {
         std::env::var(name).ok().filter(|s| !s.is_empty())
@@ -980,7 +982,7 @@ mod tests {
     }
 
     fn unpriv_user() -> String {
-        env("TBUDDY_SSH_TEST_UNPRIV_USER").unwrap_or_else(|| "th-deploy".into())
+        env("TBUDDY_SSH_TEST_UNPRIV_USER").unwrap_or_else(|| "tbuddy-pw".into())
     }
 
     fn pseudo_random(n: usize) -> Vec<u8> {
