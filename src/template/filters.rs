@@ -1081,9 +1081,8 @@ fn regex_escape(state: &State, value: Value, re_type: Option<&str>) -> Result<St
     let special: &str = match re_type.unwrap_or("python") {
         "python" => "()[]{}?*+-|^$\\.&~# \t\n\r\x0b\x0c",
         "posix_basic" => "[].^$*\\",
-        "posix_extended" => {
-            return Err(fail("Regex type (posix_extended) not yet implemented"));
-        }
+        // POSIX ERE metacharacters (ansible-core refuses this type; escaping it is well defined).
+        "posix_extended" => "[].^$*+?(){}|\\",
         other => return Err(fail(format!("Invalid regex type ({other})"))),
     };
     let mut out = String::with_capacity(s.len() * 2);
@@ -2887,10 +2886,6 @@ mod unit {
                 "Unknown argument",
             ),
             (
-                "={{ 'x' | regex_escape('posix_extended') }}",
-                "Regex type (posix_extended) not yet implemented",
-            ),
-            (
                 "={{ 'x' | regex_escape('bogus') }}",
                 "Invalid regex type (bogus)",
             ),
@@ -2987,6 +2982,10 @@ mod unit {
             (
                 "={{ '^f.*o(.*)$' | regex_escape('posix_basic') }}",
                 r#"=\^f\.\*o(\.\*)\$"#,
+            ),
+            (
+                "={{ '^f.*o(a|b+){2}?$' | regex_escape('posix_extended') }}",
+                r#"=\^f\.\*o\(a\|b\+\)\{2\}\?\$"#,
             ),
             (
                 "={{ 'hello' | regex_replace('l', 'L', mandatory_count=2) }}",
