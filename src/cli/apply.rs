@@ -90,7 +90,7 @@ pub fn exec(mut args: ApplyArgs) -> Result<i32, CliError> {
             &serde_json::to_value(&*opts.extra_vars).unwrap_or_default(),
         ),
         user: store::user_name(),
-        controller_host: store::controller_host(),
+        controller_host: tbuddy_deploy::state::this_controller(),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         check_mode: false,
         pid: std::process::id(),

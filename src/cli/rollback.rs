@@ -6,7 +6,7 @@ use super::{CliError, exit};
 use clap::Args;
 use std::io::{BufRead, IsTerminal, Write};
 use tbuddy_deploy::connection::{Become, Connection};
-use tbuddy_deploy::inventory::Inventory;
+use tbuddy_deploy::inventory::{Inventory, glob};
 use tbuddy_deploy::modules::Target;
 use tbuddy_deploy::rollback::record::UndoRecord;
 use tbuddy_deploy::rollback::{self, Connector, RollbackPlan, StepOp};
@@ -99,7 +99,7 @@ pub fn exec(args: RollbackArgs) -> Result<i32, CliError> {
         .as_deref()
         .map(|l| l.split(',').map(|p| p.trim().to_string()).collect())
         .unwrap_or_default();
-    let want = |host: &str| patterns.is_empty() || patterns.iter().any(|p| glob_match(p, host));
+    let want = |host: &str| patterns.is_empty() || patterns.iter().any(|p| glob::matches(p, host));
     let password = if args.ask_become_pass {
         Some(super::prompt::secret("BECOME password: ")?)
     } else {
@@ -183,7 +183,7 @@ pub fn exec(args: RollbackArgs) -> Result<i32, CliError> {
         limit: args.limit.clone(),
         extra_vars: serde_json::Value::Object(Default::default()),
         user: store::user_name(),
-        controller_host: store::controller_host(),
+        controller_host: tbuddy_deploy::state::this_controller(),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         check_mode: false,
         pid: std::process::id(),
@@ -325,34 +325,4 @@ fn apply(
         );
     }
     failed
-}
-
-/// Shell-style `*` and `?` matching of a host name.
-fn glob_match(pattern: &str, name: &str) -> bool {
-    fn go(p: &[char], n: &[char]) -> bool {
-        match (p.first(), n.first()) {
-            (None, None) => true,
-            (Some('*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
-            (Some('?'), Some(_)) => go(&p[1..], &n[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
-            _ => false,
-        }
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    go(&p, &n)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob_match;
-
-    #[test]
-    fn host_globs() {
-        assert!(glob_match("web*", "web12"));
-        assert!(glob_match("db?", "db1"));
-        assert!(!glob_match("db?", "db12"));
-        assert!(glob_match("alpha", "alpha"));
-        assert!(!glob_match("alpha", "beta"));
-    }
 }

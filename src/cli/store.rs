@@ -62,7 +62,7 @@ pub fn holder(command: &str) -> LockHolder {
     LockHolder {
         run: None,
         user: user_name(),
-        controller_host: controller_host(),
+        controller_host: state::this_controller(),
         pid: std::process::id(),
         since: state::now_rfc3339(),
         command: command.to_string(),
@@ -75,13 +75,6 @@ pub fn user_name() -> String {
         .flatten()
         .map(|u| u.name)
         .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "unknown".into())
-}
-
-pub fn controller_host() -> String {
-    nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
         .unwrap_or_else(|| "unknown".into())
 }
 

@@ -1,6 +1,11 @@
 //! Shell globs (`web*`, `db?`, `[abc]x`, `[!a]`) as regexes, the way
 //! Python's `fnmatch.translate` reads them: case-sensitive, whole-name.
 
+/// Whether `name` matches the shell glob `pattern` as a whole.
+pub fn matches(pattern: &str, name: &str) -> bool {
+    regex::Regex::new(&to_regex(pattern)).is_ok_and(|re| re.is_match(name))
+}
+
 /// The regex source for a glob, anchored at both ends.
 pub fn to_regex(glob: &str) -> String {
     let chars: Vec<char> = glob.chars().collect();

@@ -8,7 +8,7 @@
 
 mod address;
 mod error;
-mod glob;
+pub mod glob;
 mod ini_format;
 mod localhost;
 mod model;

@@ -199,19 +199,6 @@ printf %s "$root""#,
     )
 }
 
-/// chown/chmod lines for one path, each failing the script.
-fn attrs_script(path: &str, mode: Option<u32>, owner: Option<&str>, group: Option<&str>) -> String {
-    let p = sh_quote(path);
-    let mut out = String::new();
-    if let Some(spec) = crate::modules::target::owner_spec(owner, group) {
-        out.push_str(&format!("chown -h {} -- {p} || exit 1\n", sh_quote(&spec)));
-    }
-    if let Some(m) = mode {
-        out.push_str(&format!("chmod {m:o} -- {p} || exit 1\n"));
-    }
-    out
-}
-
 impl Action for FileAction {
     fn observe(&mut self, t: &mut Target<'_>) -> ModResult<()> {
         // What a removal or a replacement by a link destroys is kept for undo.
@@ -390,11 +377,12 @@ impl Action for FileAction {
                 let mut script = format!("mkdir -p -- {p} || exit 1\n");
                 let mut dir = std::path::PathBuf::from(&self.path);
                 while dir.starts_with(&root) {
-                    script.push_str(&attrs_script(
+                    script.push_str(&crate::modules::target::attrs_script(
                         &dir.to_string_lossy(),
                         attrs.mode,
                         attrs.owner.as_deref(),
                         attrs.group.as_deref(),
+                        false,
                     ));
                     if !dir.pop() {
                         break;

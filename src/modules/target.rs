@@ -412,18 +412,7 @@ fi
         group: Option<&str>,
         recurse: bool,
     ) -> ModResult<()> {
-        let p = sh_quote(path);
-        let r = if recurse { "-R " } else { "" };
-        let mut script = String::new();
-        if let Some(spec) = owner_spec(owner, group) {
-            script.push_str(&format!(
-                "chown -h {r}{} -- {p} || exit 1\n",
-                sh_quote(&spec)
-            ));
-        }
-        if let Some(m) = mode {
-            script.push_str(&format!("chmod {r}{m:o} -- {p} || exit 1\n"));
-        }
+        let script = attrs_script(path, mode, owner, group, recurse);
         if script.is_empty() {
             return Ok(());
         }
@@ -443,6 +432,30 @@ impl<'a> Target<'a> {
             seen: None,
         }
     }
+}
+
+/// chown/chmod lines for `path` (what `Target::set_attrs` runs), each failing
+/// the script; empty when nothing is asked for.
+pub(crate) fn attrs_script(
+    path: &str,
+    mode: Option<u32>,
+    owner: Option<&str>,
+    group: Option<&str>,
+    recurse: bool,
+) -> String {
+    let p = sh_quote(path);
+    let r = if recurse { "-R " } else { "" };
+    let mut script = String::new();
+    if let Some(spec) = owner_spec(owner, group) {
+        script.push_str(&format!(
+            "chown -h {r}{} -- {p} || exit 1\n",
+            sh_quote(&spec)
+        ));
+    }
+    if let Some(m) = mode {
+        script.push_str(&format!("chmod {r}{m:o} -- {p} || exit 1\n"));
+    }
+    script
 }
 
 pub(crate) fn owner_spec(owner: Option<&str>, group: Option<&str>) -> Option<String> {

@@ -114,8 +114,9 @@ pub fn plan(
 ) -> Result<(RollbackPlan, Connections), RollbackError> {
     // Tasks that ended reporting no change (`changed_when: false`) made no
     // change a rollback must answer for, even if their module ran.
+    let detail = store.run(run)?;
     let unchanged: std::collections::HashSet<(String, String)> = {
-        let tasks = store.run(run)?.tasks;
+        let tasks = detail.tasks;
         let changed: std::collections::HashSet<(String, String)> = tasks
             .iter()
             .filter(|t| t.changed)
@@ -128,7 +129,7 @@ pub fn plan(
             .collect()
     };
     let mut by_host: BTreeMap<String, Vec<(UndoEntry, UndoRecord)>> = BTreeMap::new();
-    for entry in store.undo_entries(run)? {
+    for entry in detail.undo {
         if !want_host(&entry.host) {
             continue;
         }

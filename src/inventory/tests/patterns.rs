@@ -199,3 +199,13 @@ fn a_host_name_wins_over_a_group_of_the_same_name() {
     check(&inv, "b", &["b"]);
     check(&inv, "b*", &["h", "b"]);
 }
+
+#[test]
+fn glob_matches_whole_names_with_classes() {
+    use crate::inventory::glob::matches;
+    assert!(matches("web*", "web12"));
+    assert!(matches("db?", "db1"));
+    assert!(!matches("db?", "db12"));
+    assert!(matches("db[12]", "db2"));
+    assert!(!matches("alpha", "alphabet"));
+}
