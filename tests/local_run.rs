@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
+mod common;
+use common::{recap_hosts, run};
+
 const PLAYBOOK: &str = r#"
 - hosts: all
   gather_facts: no
@@ -65,26 +68,6 @@ fn snapshot(dir: &Path) -> BTreeMap<String, (u32, Vec<u8>)> {
     out
 }
 
-fn run(dir: &Path, args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tbuddy-deploy"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("binary runs");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.code().unwrap_or(-1), text)
-}
-
-fn recap(text: &str) -> serde_json::Value {
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.contains("\"event\":\"recap\""))
-        .unwrap_or_else(|| panic!("no recap in:\n{text}"));
-    serde_json::from_str::<serde_json::Value>(line).unwrap()["hosts"]["localhost"].clone()
-}
-
 #[test]
 fn plan_is_read_only_apply_converges_and_reapply_is_a_no_op() {
     let dir = tempfile::tempdir().unwrap();
@@ -110,7 +93,7 @@ fn plan_is_read_only_apply_converges_and_reapply_is_a_no_op() {
         &["apply", "site.yml", "-e", &extra, "-y", "--json"],
     );
     assert_eq!(code, 0, "{text}");
-    let r = recap(&text);
+    let r = recap_hosts(&text)["localhost"].clone();
     assert_eq!(
         (r["ok"].as_u64(), r["changed"].as_u64()),
         (Some(6), Some(6)),
@@ -133,7 +116,7 @@ fn plan_is_read_only_apply_converges_and_reapply_is_a_no_op() {
         &["apply", "site.yml", "-e", &extra, "-y", "--json"],
     );
     assert_eq!(code, 0, "{text}");
-    let r = recap(&text);
+    let r = recap_hosts(&text)["localhost"].clone();
     assert_eq!(
         r["changed"].as_u64(),
         Some(0),

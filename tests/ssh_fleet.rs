@@ -4,7 +4,9 @@
 //! and are reported as not run otherwise.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+mod common;
+use common::{recap_hosts, run};
 
 fn inventory() -> Option<PathBuf> {
     match std::env::var_os("TBUDDY_TEST_SSH_INVENTORY") {
@@ -19,27 +21,6 @@ fn inventory() -> Option<PathBuf> {
             None
         }
     }
-}
-
-fn run(dir: &Path, args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tbuddy-deploy"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("binary runs");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.code().unwrap_or(-1), text)
-}
-
-fn recap(text: &str) -> serde_json::Value {
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.contains("\"event\":\"recap\""))
-        .unwrap_or_else(|| panic!("no recap in:\n{text}"));
-    serde_json::from_str::<serde_json::Value>(line).unwrap()["hosts"].clone()
 }
 
 /// The test inventory plus an unreachable host, written next to a playbook.
@@ -86,7 +67,7 @@ fn unreachable_and_failing_hosts_are_reported_and_others_finish() {
         code, 2,
         "one failed and one unreachable host give exit 2:\n{text}"
     );
-    let r = recap(&text);
+    let r = recap_hosts(&text);
     assert_eq!(r["ghost"]["unreachable"], 1, "{text}");
     assert_eq!(r["sshd1"]["failed"], 1, "{text}");
     assert_eq!(r["sshd2"]["failed"], 0, "{text}");

@@ -27,6 +27,29 @@ fn inventory() -> Option<PathBuf> {
     }
 }
 
+/// The sshd hosts' inventory, when each host has an /etc of its own (init
+/// scripts and clusters go there). Missing: a failure under CI, else not run.
+fn sshd_inventory_with_private_etc() -> Option<PathBuf> {
+    let inv = match std::env::var_os("TBUDDY_TEST_SSH_INVENTORY") {
+        Some(p) => PathBuf::from(p),
+        None if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("TBUDDY_TEST_SSH_INVENTORY is not set: start tests/hosts/sshd-up.sh")
+        }
+        None => {
+            eprintln!("NOT RUN: set TBUDDY_TEST_SSH_INVENTORY (see tests/hosts/README.md)");
+            return None;
+        }
+    };
+    if !std::fs::read_to_string(&inv)
+        .unwrap()
+        .contains("tbuddy_isolation: mount")
+    {
+        eprintln!("NOT RUN: the sshd hosts share the machine's /etc (TBH_ISOLATION=none)");
+        return None;
+    }
+    Some(inv)
+}
+
 struct Project {
     dir: tempfile::TempDir,
     /// The ssh_config the harness writes next to the inventory.
@@ -385,24 +408,9 @@ esac
 #[test]
 #[ignore = "needs sshd test hosts: run tests/run-all.sh"]
 fn sysv_service_without_systemd() {
-    let inv = match std::env::var_os("TBUDDY_TEST_SSH_INVENTORY") {
-        Some(p) => PathBuf::from(p),
-        None if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("TBUDDY_TEST_SSH_INVENTORY is not set: start tests/hosts/sshd-up.sh")
-        }
-        None => {
-            eprintln!("NOT RUN: set TBUDDY_TEST_SSH_INVENTORY (see tests/hosts/README.md)");
-            return;
-        }
-    };
-    // Init scripts go to /etc: only where each host has an /etc of its own.
-    if !std::fs::read_to_string(&inv)
-        .unwrap()
-        .contains("tbuddy_isolation: mount")
-    {
-        eprintln!("NOT RUN: the sshd hosts share the machine's /etc (TBH_ISOLATION=none)");
+    let Some(inv) = sshd_inventory_with_private_etc() else {
         return;
-    }
+    };
     let p = Project::new(&inv, "sshd2");
     p.write("tbsvc", SYSV_SCRIPT);
     p.write(
@@ -441,23 +449,9 @@ fn sysv_service_without_systemd() {
 #[test]
 #[ignore = "needs sshd test hosts: run tests/run-all.sh"]
 fn postgresql_cluster_without_systemd() {
-    let inv = match std::env::var_os("TBUDDY_TEST_SSH_INVENTORY") {
-        Some(p) => PathBuf::from(p),
-        None if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("TBUDDY_TEST_SSH_INVENTORY is not set: start tests/hosts/sshd-up.sh")
-        }
-        None => {
-            eprintln!("NOT RUN: set TBUDDY_TEST_SSH_INVENTORY (see tests/hosts/README.md)");
-            return;
-        }
-    };
-    if !std::fs::read_to_string(&inv)
-        .unwrap()
-        .contains("tbuddy_isolation: mount")
-    {
-        eprintln!("NOT RUN: the sshd hosts share the machine's /etc (TBH_ISOLATION=none)");
+    let Some(inv) = sshd_inventory_with_private_etc() else {
         return;
-    }
+    };
     let p = Project::new(&inv, "sshd1");
     let setup = p.sh(
         "command -v pg_createcluster >/dev/null || { echo no-postgresql; exit 0; }; \

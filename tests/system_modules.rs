@@ -5,17 +5,7 @@ use std::path::{Path, PathBuf};
 
 mod common;
 
-use common::run;
-
-/// The recap counters of `host` from a `--json` run.
-fn recap(text: &str, host: &str) -> serde_json::Value {
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.contains("\"event\":\"recap\""))
-        .unwrap_or_else(|| panic!("no recap in:\n{text}"));
-    serde_json::from_str::<serde_json::Value>(line).unwrap()["hosts"][host].clone()
-}
+use common::{recap_hosts, run};
 
 // ---- user and group over SSH --------------------------------------------------
 
@@ -125,7 +115,7 @@ fn user_and_group_apply_converge_plan_and_roll_back() {
 
     let (code, text) = run(d, &["apply", "-i", "hosts.yml", "site.yml", "-y", "--json"]);
     assert_eq!(code, 0, "apply:\n{text}");
-    assert_eq!(recap(&text, "sshd1")["changed"], 2, "{text}");
+    assert_eq!(recap_hosts(&text)["sshd1"]["changed"], 2, "{text}");
     assert!(
         !text.contains(HASH),
         "the hash shows in the output:\n{text}"
@@ -135,7 +125,7 @@ fn user_and_group_apply_converge_plan_and_roll_back() {
     let (code, text) = run(d, &["apply", "-i", "hosts.yml", "site.yml", "-y", "--json"]);
     assert_eq!(code, 0, "second apply:\n{text}");
     assert_eq!(
-        recap(&text, "sshd1")["changed"],
+        recap_hosts(&text)["sshd1"]["changed"],
         0,
         "not idempotent:\n{text}"
     );

@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::recap_hosts;
+
 const BIG: u64 = 200 * 1024 * 1024;
 /// The bound on the controller's peak RSS, whatever the file size.
 const MAX_RSS_KIB: u64 = 64 * 1024;
@@ -104,15 +107,6 @@ fn run(dir: &Path, args: &[&str]) -> Run {
     }
 }
 
-fn recap(text: &str, host: &str) -> serde_json::Value {
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.contains("\"event\":\"recap\""))
-        .unwrap_or_else(|| panic!("no recap in:\n{text}"));
-    serde_json::from_str::<serde_json::Value>(line).unwrap()["hosts"][host].clone()
-}
-
 fn check_memory(what: &str, r: &Run) {
     let upper = children_max_rss_kib();
     eprintln!(
@@ -173,7 +167,12 @@ fn local_copy_of_a_large_file_streams_and_converges() {
 
     let r = run(work.path(), &args);
     assert_eq!(r.code, 0, "{}", r.text);
-    assert_eq!(recap(&r.text, "localhost")["changed"], 1, "{}", r.text);
+    assert_eq!(
+        recap_hosts(&r.text)["localhost"]["changed"],
+        1,
+        "{}",
+        r.text
+    );
     check_memory("local first copy", &r);
     assert_eq!(sha1_of(&dest), sum);
     let m = std::fs::metadata(&dest).unwrap();
@@ -186,7 +185,12 @@ fn local_copy_of_a_large_file_streams_and_converges() {
     // converged: checksums only, the file is not touched
     let r = run(work.path(), &args);
     assert_eq!(r.code, 0, "{}", r.text);
-    assert_eq!(recap(&r.text, "localhost")["changed"], 0, "{}", r.text);
+    assert_eq!(
+        recap_hosts(&r.text)["localhost"]["changed"],
+        0,
+        "{}",
+        r.text
+    );
     check_memory("local no-op", &r);
     let m2 = std::fs::metadata(&dest).unwrap();
     assert_eq!((m2.ino(), m2.mtime_nsec()), (m.ino(), m.mtime_nsec()));
@@ -208,7 +212,12 @@ fn local_copy_of_a_large_file_streams_and_converges() {
     );
     let r = run(work.path(), &args);
     assert_eq!(r.code, 0, "{}", r.text);
-    assert_eq!(recap(&r.text, "localhost")["changed"], 1, "{}", r.text);
+    assert_eq!(
+        recap_hosts(&r.text)["localhost"]["changed"],
+        1,
+        "{}",
+        r.text
+    );
     check_memory("local replace", &r);
     assert_eq!(sha1_of(&dest), sum);
     let kept = leftovers(out_dir.path(), &["big.bin"]);
@@ -290,7 +299,7 @@ fn ssh_copy_of_a_large_file_streams_and_converges() {
 
     let r = run(work.path(), &args);
     assert_eq!(r.code, 0, "{}", r.text);
-    assert_eq!(recap(&r.text, "sshd1")["changed"], 2, "{}", r.text);
+    assert_eq!(recap_hosts(&r.text)["sshd1"]["changed"], 2, "{}", r.text);
     check_memory("ssh first copy (2 x 200 MiB)", &r);
     assert_eq!(sha1_of(&dest), sum);
     assert_eq!(sha1_of(&out_dir.path().join("big-become.bin")), sum);
@@ -310,7 +319,7 @@ fn ssh_copy_of_a_large_file_streams_and_converges() {
 
     let r = run(work.path(), &args);
     assert_eq!(r.code, 0, "{}", r.text);
-    assert_eq!(recap(&r.text, "sshd1")["changed"], 0, "{}", r.text);
+    assert_eq!(recap_hosts(&r.text)["sshd1"]["changed"], 0, "{}", r.text);
     check_memory("ssh no-op", &r);
     let m2 = std::fs::metadata(&dest).unwrap();
     assert_eq!((m2.ino(), m2.mtime_nsec()), (m.ino(), m.mtime_nsec()));
@@ -318,7 +327,7 @@ fn ssh_copy_of_a_large_file_streams_and_converges() {
     let other = random_file(&dest, 3 << 20);
     let r = run(work.path(), &args);
     assert_eq!(r.code, 0, "{}", r.text);
-    assert_eq!(recap(&r.text, "sshd1")["changed"], 1, "{}", r.text);
+    assert_eq!(recap_hosts(&r.text)["sshd1"]["changed"], 1, "{}", r.text);
     check_memory("ssh replace", &r);
     assert_eq!(sha1_of(&dest), sum);
     let kept = leftovers(out_dir.path(), &["big.bin", "big-become.bin"]);

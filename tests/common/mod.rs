@@ -1,4 +1,6 @@
 //! Shared by the end-to-end tests: running the binary as a user would.
+// Each test crate uses its own part of this module.
+#![allow(dead_code)]
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -19,4 +21,14 @@ pub fn run(dir: &Path, args: &[&str]) -> (i32, String) {
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code().unwrap_or(-1), text)
+}
+
+/// The per-host recap counters of a `--json` run (its last recap event).
+pub fn recap_hosts(text: &str) -> serde_json::Value {
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.contains("\"event\":\"recap\""))
+        .unwrap_or_else(|| panic!("no recap in:\n{text}"));
+    serde_json::from_str::<serde_json::Value>(line).unwrap()["hosts"].clone()
 }
