@@ -199,6 +199,7 @@ fn percent_decode(s: &str) -> String {
 pub struct PgClient {
     rt: tokio::runtime::Runtime,
     client: Client,
+    dbname: Option<String>,
     target: String,
     timeout: Duration,
 }
@@ -253,6 +254,7 @@ impl PgClient {
         Ok(PgClient {
             rt,
             client,
+            dbname: opts.config.get_dbname().map(String::from),
             target,
             timeout: opts.statement_timeout,
         })
@@ -521,6 +523,13 @@ impl PostgresConnection {
             self.clients.insert(key.clone(), c);
         }
         Ok(self.clients.get(&key).expect("just inserted"))
+    }
+}
+
+impl PostgresConnection {
+    /// Closes the sessions on database `db` (before dropping it).
+    pub fn close_sessions_on(&mut self, db: &str) {
+        self.clients.retain(|_, c| c.dbname.as_deref() != Some(db));
     }
 }
 

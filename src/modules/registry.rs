@@ -35,6 +35,10 @@ static MODULES: &[&dyn Module] = &[
     &super::postgresql::PostgresqlMembership,
     &super::postgresql::PostgresqlQuery,
     &super::postgresql::PostgresqlPing,
+    &super::postgresql::PostgresqlExt,
+    &super::postgresql::PostgresqlSet,
+    &super::postgresql::PostgresqlInfo,
+    &super::postgresql::PostgresqlPgHba,
 ];
 
 /// Collection prefixes that name the same built-in modules.

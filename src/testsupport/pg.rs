@@ -27,6 +27,8 @@ pub struct PgCluster {
     child: Option<Child>,
     /// uid/gid the server runs as, when not the current user.
     run_as: Option<(u32, u32)>,
+    /// Extra `-c name=value` server settings.
+    settings: Vec<(String, String)>,
 }
 
 /// Where the PostgreSQL server binaries are, if installed.
@@ -60,6 +62,12 @@ impl PgCluster {
     /// Starts a cluster, or returns `None` after [`not_run`] when PostgreSQL
     /// is not installed. Panics when it is installed but will not start.
     pub fn start(test: &str) -> Option<PgCluster> {
+        Self::start_with(test, &[])
+    }
+
+    /// [`PgCluster::start`] with extra server settings, e.g.
+    /// `("log_statement", "all")` to see every statement in [`PgCluster::log`].
+    pub fn start_with(test: &str, settings: &[(&str, &str)]) -> Option<PgCluster> {
         let Some(bin) = find_bin_dir() else {
             not_run(
                 test,
@@ -101,6 +109,10 @@ impl PgCluster {
             child: None,
             run_as,
             dir,
+            settings: settings
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         cluster.initdb();
         cluster.spawn_server();
@@ -161,8 +173,14 @@ impl PgCluster {
             std::os::unix::fs::chown(self.log_path(), Some(uid), Some(gid))
                 .expect("chown the server log");
         }
+        let extra: Vec<String> = self
+            .settings
+            .iter()
+            .flat_map(|(k, v)| ["-c".to_string(), format!("{k}={v}")])
+            .collect();
         let child = self
             .command("postgres")
+            .args(&extra)
             .arg("-D")
             .arg(&self.data)
             .arg("-k")
@@ -207,6 +225,43 @@ impl PgCluster {
                 self.log_tail()
             );
             std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Everything the server logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// The data directory (holds pg_hba.conf).
+    pub fn data_dir(&self) -> &Path {
+        &self.data
+    }
+
+    /// Runs SQL with `psql` as `user` (with `password`, if any) on `db`;
+    /// returns stdout, or stderr when psql fails.
+    pub fn psql_as(
+        &self,
+        user: &str,
+        password: Option<&str>,
+        db: &str,
+        sql: &str,
+    ) -> Result<String, String> {
+        let mut cmd = Command::new(self.bin.join("psql"));
+        cmd.arg("-h")
+            .arg(self.socket_dir())
+            .args(["-p", &PORT.to_string(), "-U", user, "-d", db])
+            .args(["-X", "-A", "-t", "-w", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .env_remove("PGPASSWORD")
+            .stdin(Stdio::null());
+        if let Some(p) = password {
+            cmd.env("PGPASSWORD", p);
+        }
+        let out = cmd.output().expect("run psql");
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
         }
     }
 

@@ -270,7 +270,11 @@ impl Action for DbAction {
 
     fn apply(&mut self, _change: &Change, t: &mut Target<'_>) -> ModResult<()> {
         if let Some((stmts, _)) = self.plan()? {
-            Session::new(t, &self.login, None).execute(&stmts)?;
+            let mut s = Session::new(t, &self.login, None);
+            if !self.present {
+                s.close_sessions_on(&self.name);
+            }
+            s.execute(&stmts)?;
         }
         Ok(())
     }

@@ -23,13 +23,21 @@ pub static SPEC: ModuleSpec = ModuleSpec {
         required("name", Str, "The extension.").aliases(&["ext"]),
         required("db", Str, "Database to install it in.").aliases(&["database"]),
         arg("state", Str, "Whether it should be installed.").choices(&["present", "absent"]),
-        arg("schema", Str, "Schema for its objects (only when creating)."),
+        arg(
+            "schema",
+            Str,
+            "Schema for its objects (only when creating)."
+        ),
         arg(
             "version",
             Str,
             "Version to install or update to; `latest` for the default version.",
         ),
-        arg("cascade", Bool, "CASCADE: also create/drop what it depends on / what depends on it."),
+        arg(
+            "cascade",
+            Bool,
+            "CASCADE: also create/drop what it depends on / what depends on it."
+        ),
     ],
 };
 
@@ -103,7 +111,11 @@ impl ExtAction {
                 undo.insert("state".into(), "absent".into());
                 Some((
                     vec![s],
-                    invoke("postgresql_ext", undo, format!("drop extension {}", self.name)),
+                    invoke(
+                        "postgresql_ext",
+                        undo,
+                        format!("drop extension {}", self.name),
+                    ),
                 ))
             }
             (true, Some(have)) => {
@@ -111,7 +123,10 @@ impl ExtAction {
                 let mut undo = args;
                 undo.insert("version".into(), have.clone().into());
                 Some((
-                    vec![format!("ALTER EXTENSION {ext} UPDATE TO {}", literal(&want))],
+                    vec![format!(
+                        "ALTER EXTENSION {ext} UPDATE TO {}",
+                        literal(&want)
+                    )],
                     invoke(
                         "postgresql_ext",
                         undo,

@@ -25,7 +25,11 @@ pub static SPEC: ModuleSpec = ModuleSpec {
     check: CheckSupport::Full,
     open_args: false,
     args: pg_args![
-        arg("dest", Path, "The pg_hba.conf file (default: the server's `hba_file`)."),
+        arg(
+            "dest",
+            Path,
+            "The pg_hba.conf file (default: the server's `hba_file`)."
+        ),
         arg("contype", Str, "Connection type (default host).").choices(&[
             "local",
             "host",
@@ -34,12 +38,24 @@ pub static SPEC: ModuleSpec = ModuleSpec {
             "hostgssenc",
             "hostnogssenc",
         ]),
-        arg("databases", Str, "Databases, comma-separated (default all)."),
+        arg(
+            "databases",
+            Str,
+            "Databases, comma-separated (default all)."
+        ),
         arg("users", Str, "Users, comma-separated (default all)."),
         arg("source", Str, "Address or CIDR (host* types).").aliases(&["src", "address"]),
         arg("netmask", Str, "Netmask, when source is a bare address."),
-        arg("method", Str, "Authentication method (default scram-sha-256)."),
-        arg("options", Str, "Options after the method, e.g. `clientcert=verify-full`."),
+        arg(
+            "method",
+            Str,
+            "Authentication method (default scram-sha-256)."
+        ),
+        arg(
+            "options",
+            Str,
+            "Options after the method, e.g. `clientcert=verify-full`."
+        ),
         arg("state", Str, "Whether the rule should be there.").choices(&["present", "absent"]),
         arg("create", Bool, "Create the file if it does not exist."),
         arg(
@@ -120,7 +136,8 @@ fn parse_rule(line: &str) -> Option<Rule> {
         // A bare address is followed by its netmask.
         let with_mask = !addr.contains('/')
             && (addr.parse::<std::net::IpAddr>().is_ok())
-            && t.get(4).is_some_and(|m| m.parse::<std::net::IpAddr>().is_ok());
+            && t.get(4)
+                .is_some_and(|m| m.parse::<std::net::IpAddr>().is_ok());
         if with_mask {
             (Some(format!("{addr}\t{}", t[4])), t.get(5..)?)
         } else {
@@ -203,10 +220,12 @@ impl Module for PostgresqlPgHba {
                 let s = source.ok_or_else(|| {
                     ModuleError::new(format!("source is required for contype {contype}"))
                 })?;
-                Some(match argx::string(args, "netmask")?.filter(|m| !m.is_empty()) {
-                    Some(m) => format!("{s}\t{m}"),
-                    None => s,
-                })
+                Some(
+                    match argx::string(args, "netmask")?.filter(|m| !m.is_empty()) {
+                        Some(m) => format!("{s}\t{m}"),
+                        None => s,
+                    },
+                )
             };
             let field = |k: &str| -> ModResult<String> {
                 Ok(argx::string(args, k)?
@@ -277,9 +296,11 @@ impl Action for HbaAction {
         let path = self.dest.clone().unwrap_or_else(|| active.clone());
         let st = t.stat(&path, true)?;
         let content = match st.kind {
-            FileKind::File => st.content.clone().map(|c| String::from_utf8_lossy(&c).into_owned()).ok_or_else(|| {
-                ModuleError::new(format!("{path} is too large or unreadable"))
-            })?,
+            FileKind::File => st
+                .content
+                .clone()
+                .map(|c| String::from_utf8_lossy(&c).into_owned())
+                .ok_or_else(|| ModuleError::new(format!("{path} is too large or unreadable")))?,
             FileKind::Absent if self.create || self.content.is_some() => String::new(),
             FileKind::Absent => {
                 return Err(ModuleError::new(format!(
@@ -321,7 +342,8 @@ impl Action for HbaAction {
             predictable: true,
             after: vec![(
                 path,
-                FileState::planned(st, FileKind::File, None, None, None).with_content(new.as_bytes()),
+                FileState::planned(st, FileKind::File, None, None, None)
+                    .with_content(new.as_bytes()),
             )],
         }))
     }
@@ -353,8 +375,11 @@ impl Action for HbaAction {
             let restored = if st.exists() {
                 t.write_file(&path, prior.as_bytes(), None, None, None)
             } else {
-                t.run_ok(&format!("rm -f -- {}", crate::connection::sh_quote(&path)), None)
-                    .map(|_| ())
+                t.run_ok(
+                    &format!("rm -f -- {}", crate::connection::sh_quote(&path)),
+                    None,
+                )
+                .map(|_| ())
             };
             let tail = match restored {
                 Ok(()) => "the previous file is back in place; nothing was reloaded".to_string(),
@@ -394,7 +419,11 @@ mod tests {
             changed,
             "# TYPE DATABASE USER ADDRESS METHOD\nlocal all postgres peer\nhost\tall\tall\t10.0.0.0/8\tscram-sha-256\nhost all all 127.0.0.1/32 scram-sha-256\n"
         );
-        let added = edit(file, &rule("hostssl client_001_db client_001 0.0.0.0/0 scram-sha-256"), true);
+        let added = edit(
+            file,
+            &rule("hostssl client_001_db client_001 0.0.0.0/0 scram-sha-256"),
+            true,
+        );
         assert!(added.ends_with("127.0.0.1/32 scram-sha-256\nhostssl\tclient_001_db\tclient_001\t0.0.0.0/0\tscram-sha-256\n"));
         assert_eq!(edit(file, &rule("local all postgres peer"), true), file);
         let removed = edit(file, &rule("host all all 10.0.0.0/8 md5"), false);

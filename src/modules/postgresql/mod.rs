@@ -10,21 +10,25 @@ pub mod session;
 pub mod sql;
 
 mod db;
-// mod ext;
-// mod hba;
-// mod info;
+mod ext;
+mod hba;
+mod info;
 mod membership;
 mod ping;
 mod privs;
 mod query;
-// mod set;
+mod set;
 mod user;
 
 pub use db::PostgresqlDb;
+pub use ext::PostgresqlExt;
+pub use hba::PostgresqlPgHba;
+pub use info::PostgresqlInfo;
 pub use membership::PostgresqlMembership;
 pub use ping::PostgresqlPing;
 pub use privs::PostgresqlPrivs;
 pub use query::PostgresqlQuery;
+pub use set::PostgresqlSet;
 pub use user::PostgresqlUser;
 
 use super::spec::{ArgKind, ArgSpec, arg};

@@ -105,6 +105,14 @@ impl<'s, 't, 'a> Session<'s, 't, 'a> {
         }
     }
 
+    /// Ends this transport's open sessions on `db` (a direct host keeps them
+    /// for the run), so that the database can be dropped.
+    pub fn close_sessions_on(&mut self, db: &str) {
+        if let Some(pc) = self.t.conn.postgres() {
+            pc.close_sessions_on(db);
+        }
+    }
+
     /// Rows of a read-only `SELECT`, as JSON objects keyed by column name.
     pub fn rows(&mut self, select: &str) -> ModResult<Vec<Map<String, Value>>> {
         let wrapped = format!("SELECT coalesce(json_agg(q), '[]'::json)::text FROM ({select}\n) q");

@@ -26,8 +26,16 @@ pub static SPEC: ModuleSpec = ModuleSpec {
     open_args: false,
     args: pg_args![
         required("name", Str, "The setting, e.g. work_mem."),
-        arg("value", Str, "The value, as in postgresql.conf (e.g. 64MB)."),
-        arg("reset", Bool, "Remove the setting from postgresql.auto.conf (ALTER SYSTEM RESET)."),
+        arg(
+            "value",
+            Str,
+            "The value, as in postgresql.conf (e.g. 64MB)."
+        ),
+        arg(
+            "reset",
+            Bool,
+            "Remove the setting from postgresql.auto.conf (ALTER SYSTEM RESET)."
+        ),
         arg("db", Str, "Database to connect to (same as login_db)."),
     ],
 };
@@ -65,7 +73,9 @@ impl Module for PostgresqlSet {
         let value = argx::string(args, "value")?;
         let reset = argx::boolean(args, "reset", false)?;
         if value.is_none() && !reset {
-            return Err(ModuleError::new("postgresql_set needs `value` or `reset: yes`"));
+            return Err(ModuleError::new(
+                "postgresql_set needs `value` or `reset: yes`",
+            ));
         }
         Ok(Box::new(SetAction {
             args: args.clone(),
