@@ -381,11 +381,16 @@ fn direct_sessions_plan_apply_and_roll_back_on_a_managed_host() {
     let Some(c) = start("direct_sessions") else {
         return;
     };
-    let url = format!("{}?sslmode=disable", c.url("postgres"));
+    // A password in pg_url (the cluster trusts the socket, so any will do)
+    // must stay out of the state store.
+    let url = c
+        .url("postgres")
+        .replace("postgres@", "postgres:url-secret@")
+        + "?sslmode=disable";
     let hosts = format!(
         "all:\n  hosts:\n    managed:\n      ansible_connection: postgres\n      pg_url: \"{url}\"\n"
     );
-    let site = "- hosts: managed\n  gather_facts: false\n  tasks:\n    - postgresql_ping:\n      register: ping\n    - assert:\n        that: ping.is_available and ping.server_version.major >= 13\n    - postgresql_user:\n        name: reporting\n        password: s3cret-reporting\n        conn_limit: 5\n        configuration: {work_mem: 8MB}\n    - postgresql_db:\n        name: reports\n        owner: reporting\n    - postgresql_privs:\n        database: reports\n        type: database\n        privs: CONNECT\n        roles: PUBLIC\n        state: absent\n";
+    let site = "- hosts: managed\n  tasks:\n    - postgresql_ping:\n      register: ping\n    - assert:\n        that: ping.is_available and ping.server_version.major >= 13\n    - postgresql_user:\n        name: reporting\n        password: s3cret-reporting\n        conn_limit: 5\n        configuration: {work_mem: 8MB}\n    - postgresql_db:\n        name: reports\n        owner: reporting\n    - postgresql_privs:\n        database: reports\n        type: database\n        privs: CONNECT\n        roles: PUBLIC\n        state: absent\n    - postgresql_user: {name: readers, role_attr_flags: NOLOGIN}\n    - postgresql_membership: {groups: readers, target_roles: reporting}\n    - postgresql_ext: {name: pg_trgm, db: reports}\n    - postgresql_set: {name: work_mem, value: 12MB}\n      register: wm\n    - assert:\n        that: not wm.restart_required\n    - postgresql_info: {filter: [version, roles, extensions], db: reports}\n      register: info\n    - assert:\n        that:\n          - \"'readers' in info.roles.reporting.member_of\"\n          - \"'pg_trgm' in info.extensions\"\n";
     let dir = project(&[("site.yml", site), ("hosts.yml", &hosts)]);
     let inv = ["-i", "hosts.yml"];
     let (code, events) = json_run(
@@ -393,7 +398,9 @@ fn direct_sessions_plan_apply_and_roll_back_on_a_managed_host() {
         &[&["apply", "site.yml", "-y"][..], &inv].concat(),
     );
     assert_eq!(code, 0, "{events:?}");
-    assert_eq!(recap(&events, "managed")["changed"], 3);
+    assert_eq!(recap(&events, "managed")["changed"], 7);
+    let work_mem = c.psql("postgres", "SHOW work_mem");
+    assert_eq!(work_mem.trim(), "12MB", "reloaded after ALTER SYSTEM");
     let (code, events) = json_run(
         dir.path(),
         &[&["apply", "site.yml", "-y"][..], &inv].concat(),
@@ -407,11 +414,17 @@ fn direct_sessions_plan_apply_and_roll_back_on_a_managed_host() {
         "SELECT rolpassword FROM pg_authid WHERE rolname = 'reporting'",
     );
     assert!(verifier.starts_with("SCRAM-SHA-256$4096:"), "{verifier}");
-    let state = fs::read(dir.path().join(".tbuddy/state.db")).unwrap();
-    assert!(
-        !String::from_utf8_lossy(&state).contains("s3cret-reporting"),
-        "a password reached the state store"
-    );
+    for f in fs::read_dir(dir.path().join(".tbuddy")).unwrap() {
+        let path = f.unwrap().path();
+        if !path.is_file() {
+            continue;
+        }
+        let state = String::from_utf8_lossy(&fs::read(path).unwrap()).into_owned();
+        assert!(
+            !state.contains("s3cret-reporting") && !state.contains("url-secret"),
+            "a password reached the state store"
+        );
+    }
 
     // Only postgresql_* modules run on such a host.
     fs::write(
@@ -440,6 +453,12 @@ fn direct_sessions_plan_apply_and_roll_back_on_a_managed_host() {
          (SELECT count(*) FROM pg_database WHERE datname = 'reports')",
     );
     assert_eq!(left.trim(), "0", "{text}");
+    let after = c.psql(
+        "postgres",
+        "SELECT (SELECT count(*) FROM pg_roles WHERE rolname = 'readers') || ' ' || \
+         (SELECT count(*) FROM pg_file_settings WHERE name = 'work_mem')",
+    );
+    assert_eq!(after.trim(), "0 0", "{text}");
 }
 
 #[test]

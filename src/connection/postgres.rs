@@ -610,4 +610,174 @@ mod tests {
         assert!(matches!(e, PgError::Connect { .. }), "{e}");
         assert!(started.elapsed() < Duration::from_secs(10));
     }
+
+    /// Makes a CA and a server certificate for `localhost` (not 127.0.0.1) in `dir`.
+    fn make_certs(dir: &std::path::Path) {
+        let run = |args: &[&str]| {
+            let out = std::process::Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .expect("openssl runs");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ];
+        for ca in ["ca", "other_ca"] {
+            run(&[
+                &["req", "-x509"][..],
+                &ec,
+                &[
+                    "-subj",
+                    &format!("/CN={ca}"),
+                    "-keyout",
+                    &format!("{ca}.key"),
+                    "-out",
+                    &format!("{ca}.crt"),
+                    "-days",
+                    "2",
+                ],
+            ]
+            .concat());
+        }
+        run(&[
+            &["req"][..],
+            &ec,
+            &[
+                "-subj",
+                "/CN=localhost",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+            ],
+        ]
+        .concat());
+        std::fs::write(
+            dir.join("ext.cnf"),
+            "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ]);
+    }
+
+    /// TLS in every sslmode and SCRAM login with a verifier made by this
+    /// crate, against a cluster listening on loopback.
+    #[test]
+    #[ignore = "starts PostgreSQL with TLS (tests/run-all.sh runs it)"]
+    fn tls_modes_and_scram_against_a_real_server() {
+        use crate::testsupport::pg;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+            .to_string();
+        let Some(c) = pg::PgCluster::start_with(
+            "tls_modes_and_scram",
+            &[("listen_addresses", "127.0.0.1"), ("port", &port)],
+        ) else {
+            return;
+        };
+        if std::process::Command::new("openssl")
+            .arg("version")
+            .output()
+            .is_err()
+        {
+            pg::not_run("tls_modes_and_scram", "openssl is not installed");
+            return;
+        }
+        let dir = c.dir();
+        make_certs(dir);
+        for f in ["server.key", "server.crt"] {
+            c.give_to_server(&dir.join(f));
+        }
+        std::fs::write(
+            c.data_dir().join("pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\nhost all all 127.0.0.1/32 reject\n",
+        )
+        .unwrap();
+        let verifier = crate::modules::postgresql::scram::verifier(
+            "tls-pw",
+            &crate::modules::postgresql::scram::new_salt(),
+            4096,
+        );
+        for (k, v) in [
+            (
+                "ssl_cert_file",
+                dir.join("server.crt").display().to_string(),
+            ),
+            ("ssl_key_file", dir.join("server.key").display().to_string()),
+            ("ssl", "on".to_string()),
+        ] {
+            c.psql("postgres", &format!("ALTER SYSTEM SET {k} = '{v}'"));
+        }
+        c.psql(
+            "postgres",
+            &format!("CREATE ROLE tls_user LOGIN PASSWORD '{verifier}'"),
+        );
+        c.psql("postgres", "SELECT pg_reload_conf()");
+        std::thread::sleep(Duration::from_millis(300));
+        let ca = dir.join("ca.crt").display().to_string();
+        let other = dir.join("other_ca.crt").display().to_string();
+        let attempt = |host: &str, mode: &str, root: &str, pw: &str| {
+            let url = format!(
+                "postgresql://tls_user:{pw}@{host}:{port}/postgres?sslmode={mode}&sslrootcert={root}"
+            );
+            let o = PgOptions::parse(&url).unwrap();
+            PgClient::connect(&o).and_then(|cl| {
+                cl.simple("SELECT ssl::text FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            })
+        };
+        let ssl_on = |r: Result<Vec<Vec<Option<String>>>, PgError>| match r {
+            Ok(rows) => rows[0][0].as_deref() == Some("true"),
+            Err(e) => panic!("{e}"),
+        };
+        assert!(ssl_on(attempt("localhost", "verify-full", &ca, "tls-pw")));
+        assert!(ssl_on(attempt("127.0.0.1", "verify-ca", &ca, "tls-pw")));
+        assert!(ssl_on(attempt("127.0.0.1", "require", &other, "tls-pw")));
+        assert!(ssl_on(attempt("127.0.0.1", "prefer", &other, "tls-pw")));
+        let e = attempt("127.0.0.1", "verify-full", &ca, "tls-pw").unwrap_err();
+        assert!(
+            e.to_string().contains("cannot connect"),
+            "name mismatch accepted: {e}"
+        );
+        let e = attempt("localhost", "verify-full", &other, "tls-pw").unwrap_err();
+        assert!(
+            matches!(e, PgError::Connect { .. }),
+            "unknown CA accepted: {e}"
+        );
+        let e = attempt("127.0.0.1", "disable", &ca, "tls-pw").unwrap_err();
+        assert!(e.to_string().contains("reject"), "{e}");
+        let e = attempt("localhost", "verify-full", &ca, "wrong").unwrap_err();
+        assert!(
+            e.to_string().contains("password authentication failed"),
+            "{e}"
+        );
+    }
 }

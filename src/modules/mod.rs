@@ -24,7 +24,7 @@ mod lineedit;
 mod net;
 mod pause;
 mod pip;
-mod postgresql;
+pub(crate) mod postgresql;
 mod repository;
 mod service;
 mod set_fact;

@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Port number in the socket file name; nothing listens on TCP.
+/// Port number in the socket file name; nothing listens on TCP unless a
+/// test sets `listen_addresses` (and then `port`) itself.
 const PORT: u16 = 5432;
 
 pub struct PgCluster {
@@ -29,6 +30,8 @@ pub struct PgCluster {
     run_as: Option<(u32, u32)>,
     /// Extra `-c name=value` server settings.
     settings: Vec<(String, String)>,
+    /// `PORT`, or the `port` setting given to `start_with`.
+    port: u16,
 }
 
 /// Where the PostgreSQL server binaries are, if installed.
@@ -111,8 +114,13 @@ impl PgCluster {
             dir,
             settings: settings
                 .iter()
+                .filter(|(k, _)| *k != "port")
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            port: settings
+                .iter()
+                .find(|(k, _)| *k == "port")
+                .map_or(PORT, |(_, v)| v.parse().expect("a port number")),
         };
         cluster.initdb();
         cluster.spawn_server();
@@ -173,6 +181,7 @@ impl PgCluster {
             std::os::unix::fs::chown(self.log_path(), Some(uid), Some(gid))
                 .expect("chown the server log");
         }
+        // Given after the defaults, so a test's `listen_addresses` wins.
         let extra: Vec<String> = self
             .settings
             .iter()
@@ -180,16 +189,16 @@ impl PgCluster {
             .collect();
         let child = self
             .command("postgres")
-            .args(&extra)
             .arg("-D")
             .arg(&self.data)
             .arg("-k")
             .arg(self.dir.path())
-            .args(["-p", &PORT.to_string()])
+            .args(["-p", &self.port.to_string()])
             .args(["-c", "listen_addresses="])
             // Durability is not under test here; speed is welcome.
             .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
             .args(["-c", "full_page_writes=off"])
+            .args(&extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log)
@@ -212,7 +221,7 @@ impl PgCluster {
             let ready = Command::new(self.bin.join("pg_isready"))
                 .arg("-h")
                 .arg(self.dir.path())
-                .args(["-p", &PORT.to_string(), "-U", "postgres", "-q"])
+                .args(["-p", &self.port.to_string(), "-U", "postgres", "-q"])
                 .stdin(Stdio::null())
                 .status()
                 .is_ok_and(|s| s.success());
@@ -233,6 +242,19 @@ impl PgCluster {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
+    /// The cluster's temporary directory (socket, log; room for test files
+    /// the server must read, since the postgres OS user can reach it).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Hands a file to the user the server runs as (a TLS key it must read).
+    pub fn give_to_server(&self, path: &Path) {
+        if let Some((uid, gid)) = self.run_as {
+            std::os::unix::fs::chown(path, Some(uid), Some(gid)).expect("chown to postgres");
+        }
+    }
+
     /// The data directory (holds pg_hba.conf).
     pub fn data_dir(&self) -> &Path {
         &self.data
@@ -250,7 +272,7 @@ impl PgCluster {
         let mut cmd = Command::new(self.bin.join("psql"));
         cmd.arg("-h")
             .arg(self.socket_dir())
-            .args(["-p", &PORT.to_string(), "-U", user, "-d", db])
+            .args(["-p", &self.port.to_string(), "-U", user, "-d", db])
             .args(["-X", "-A", "-t", "-w", "-v", "ON_ERROR_STOP=1", "-c", sql])
             .env_remove("PGPASSWORD")
             .stdin(Stdio::null());
@@ -271,7 +293,7 @@ impl PgCluster {
     }
 
     pub fn port(&self) -> u16 {
-        PORT
+        self.port
     }
 
     /// URL of database `db` as the superuser `postgres`, over the socket.
@@ -286,7 +308,7 @@ impl PgCluster {
                 b => (b as char).to_string(),
             })
             .collect();
-        format!("postgresql://postgres@{host}:{PORT}/{db}")
+        format!("postgresql://postgres@{host}:{}/{db}", self.port)
     }
 
     /// Runs SQL with `psql` as `postgres` on database `db`; returns stdout
@@ -295,7 +317,7 @@ impl PgCluster {
         let out = Command::new(self.bin.join("psql"))
             .arg("-h")
             .arg(self.socket_dir())
-            .args(["-p", &PORT.to_string(), "-U", "postgres", "-d", db])
+            .args(["-p", &self.port.to_string(), "-U", "postgres", "-d", db])
             .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
             .stdin(Stdio::null())
             .output()

@@ -282,3 +282,69 @@ fn pg_err(e: PgError) -> ModuleError {
         ..ModuleError::new(e.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connection::{Become, LocalConnection};
+    use crate::testsupport::pg::PgCluster;
+
+    /// The `psql` transport on the local connection, as `postgres` (via become)
+    /// when running as root, like a task with `become_user: postgres`.
+    #[test]
+    fn psql_transport_reads_json_rows_and_stops_at_the_first_error() {
+        let Some(c) = PgCluster::start("psql_transport") else {
+            return;
+        };
+        let mut conn = LocalConnection;
+        let root = nix::unistd::Uid::effective().is_root();
+        let mut t = Target {
+            conn: &mut conn,
+            become_as: root.then(|| Become {
+                user: "postgres".into(),
+                password: None,
+            }),
+            env: Vec::new(),
+            planned: None,
+            seen: None,
+        };
+        let login = Login {
+            unix_socket: Some(c.socket_dir().display().to_string()),
+            port: Some(c.port()),
+            ..Login::default()
+        };
+        let mut s = Session::new(&mut t, &login, None);
+        let rows = s
+            .rows("SELECT 'a|b\nc' AS odd, NULL::text AS nothing, 42 AS n UNION ALL SELECT '', 'x', 0")
+            .unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0]["odd"], "a|b\nc");
+        assert_eq!(rows[0]["nothing"], Value::Null);
+        assert_eq!(rows[0]["n"], 42);
+        assert!(s.rows("SELECT 1 AS x WHERE false").unwrap().is_empty());
+        let err = s
+            .execute(&[
+                "CREATE TABLE t (id int)".into(),
+                "INSERT INTO nowhere VALUES (1)".into(),
+                "CREATE TABLE never (id int)".into(),
+            ])
+            .unwrap_err();
+        assert!(
+            err.msg.contains("relation \"nowhere\" does not exist"),
+            "{}",
+            err.msg
+        );
+        let tables = s
+            .rows("SELECT relname FROM pg_class WHERE relname IN ('t', 'never')")
+            .unwrap();
+        assert_eq!(tables.len(), 1, "psql went on after the error: {tables:?}");
+        let role = Login {
+            session_role: Some("nobody_here".into()),
+            ..login.clone()
+        };
+        let err = Session::new(&mut t, &role, None)
+            .rows("SELECT 1")
+            .unwrap_err();
+        assert!(err.msg.contains("nobody_here"), "{}", err.msg);
+    }
+}
