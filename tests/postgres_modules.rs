@@ -462,6 +462,54 @@ fn direct_sessions_plan_apply_and_roll_back_on_a_managed_host() {
 }
 
 #[test]
+fn dump_and_restore_on_the_database_host() {
+    let Some(c) = start("dump_and_restore") else {
+        return;
+    };
+    c.psql("postgres", "CREATE DATABASE shop");
+    c.psql(
+        "shop",
+        "CREATE TABLE orders (id int); INSERT INTO orders VALUES (1), (2)",
+    );
+    let sock = c.socket_dir().display().to_string();
+    let out = c.dir().display().to_string();
+    let mut site = format!(
+        "- hosts: localhost\n  gather_facts: false\n{}  tasks:\n",
+        become_lines()
+    );
+    for (copy, file) in [("copy_custom", "shop.pgc"), ("copy_plain", "shop.sql")] {
+        site += &format!(
+            "    - postgresql_db: {{name: shop, state: dump, target: {out}/{file}, login_unix_socket: {sock}}}\n\
+             \x20   - postgresql_db: {{name: {copy}, login_unix_socket: {sock}}}\n\
+             \x20   - postgresql_db: {{name: {copy}, state: restore, target: {out}/{file}, login_unix_socket: {sock}}}\n"
+        );
+    }
+    let dir = project(&[
+        ("site.yml", &site),
+        (
+            "hosts.yml",
+            "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n",
+        ),
+    ]);
+    let (code, text) = common::run(dir.path(), &["plan", "site.yml", "-i", "hosts.yml"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("pg_dump -Fc") && text.contains("pg_restore --exit-on-error"),
+        "{text}"
+    );
+    assert!(!c.dir().join("shop.pgc").exists(), "the plan wrote a dump");
+    let (code, text) = common::run(dir.path(), &["apply", "site.yml", "-i", "hosts.yml", "-y"]);
+    assert_eq!(code, 0, "{text}");
+    for copy in ["copy_custom", "copy_plain"] {
+        assert_eq!(
+            c.psql(copy, "SELECT sum(id) FROM orders").trim(),
+            "3",
+            "{text}"
+        );
+    }
+}
+
+#[test]
 fn a_dropped_connection_is_an_error_not_a_hang() {
     // Nothing listens there: the host fails within the connect timeout.
     let hosts = "all:\n  hosts:\n    gone:\n      ansible_connection: postgres\n      pg_url: \"postgresql://u@127.0.0.1:1/d?sslmode=disable&connect_timeout=2\"\n";

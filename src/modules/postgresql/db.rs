@@ -22,7 +22,17 @@ pub static SPEC: ModuleSpec = ModuleSpec {
     open_args: false,
     args: pg_args![
         required("name", Str, "The database.").aliases(&["db", "datname"]),
-        arg("state", Str, "Whether the database should exist.").choices(&["present", "absent"]),
+        arg(
+            "state",
+            Str,
+            "present/absent: whether the database should exist; dump/restore: write it to / load it from `target` on the database host.",
+        )
+        .choices(&["present", "absent", "dump", "restore"]),
+        arg(
+            "target",
+            Path,
+            "dump/restore: the file on the database host; .sql is plain SQL (psql), .tar the tar format, anything else the custom format (pg_restore).",
+        ),
         arg("owner", Str, "Role owning the database."),
         arg(
             "template",
@@ -93,6 +103,15 @@ impl Module for PostgresqlDb {
     }
 
     fn validate(&self, args: &Args, _cx: &ModuleCx<'_>) -> ModResult<Box<dyn Action>> {
+        let state = argx::choice(
+            args,
+            "state",
+            &["present", "absent", "dump", "restore"],
+            "present",
+        )?;
+        if state == "dump" || state == "restore" {
+            return super::dump::action(args, state == "dump");
+        }
         let conn_limit = match argx::number(args, "conn_limit")? {
             Some(n) if n.fract() == 0.0 && n >= -1.0 => Some(n as i64),
             Some(n) => return Err(ModuleError::new(format!("conn_limit: invalid value {n}"))),

@@ -10,6 +10,7 @@ pub mod session;
 pub mod sql;
 
 mod db;
+mod dump;
 mod ext;
 mod hba;
 mod info;

@@ -215,26 +215,27 @@ impl<'s, 't, 'a> Session<'s, 't, 'a> {
         client.simple(sql).map_err(pg_err)
     }
 
-    /// Runs `psql` on the target with `sql` on its input; returns its output.
-    fn psql(&mut self, sql: &str) -> ModResult<String> {
+    /// A shell command running a PostgreSQL client program (`psql …`, `pg_dump …`)
+    /// on the target with the login arguments: connection options, and the
+    /// password and TLS settings in its environment. With `with_db`, `-d` names
+    /// this session's database.
+    pub fn client_command(&self, program: &str, with_db: bool, timeout: Option<u32>) -> String {
         let l = self.login;
+        let q = crate::connection::sh_quote;
         let mut env = format!("PGCONNECT_TIMEOUT={CONNECT_TIMEOUT_SECS} PGAPPNAME=tbuddy-deploy");
         if let Some(p) = &l.password {
-            env.push_str(&format!(" PGPASSWORD={}", crate::connection::sh_quote(p)));
+            env.push_str(&format!(" PGPASSWORD={}", q(p)));
         }
         if let Some(m) = &l.ssl_mode {
-            env.push_str(&format!(" PGSSLMODE={}", crate::connection::sh_quote(m)));
+            env.push_str(&format!(" PGSSLMODE={}", q(m)));
         }
         if let Some(c) = &l.ca_cert {
-            env.push_str(&format!(
-                " PGSSLROOTCERT={}",
-                crate::connection::sh_quote(c)
-            ));
+            env.push_str(&format!(" PGSSLROOTCERT={}", q(c)));
         }
-        let mut cmd = format!(
-            "{env} exec timeout {PSQL_TIMEOUT_SECS} psql -X -q -A -t -v ON_ERROR_STOP=1 -f -"
-        );
-        let q = crate::connection::sh_quote;
+        let mut cmd = match timeout {
+            Some(secs) => format!("{env} timeout {secs} {program}"),
+            None => format!("{env} {program}"),
+        };
         if let Some(h) = l.unix_socket.as_ref().or(l.host.as_ref()) {
             cmd.push_str(&format!(" -h {}", q(h)));
         }
@@ -244,10 +245,23 @@ impl<'s, 't, 'a> Session<'s, 't, 'a> {
         if let Some(u) = &l.user {
             cmd.push_str(&format!(" -U {}", q(u)));
         }
-        cmd.push_str(&format!(
-            " -d {}",
-            q(self.db.as_deref().unwrap_or("postgres"))
-        ));
+        if with_db {
+            cmd.push_str(&format!(
+                " -d {}",
+                q(self.db.as_deref().unwrap_or("postgres"))
+            ));
+        }
+        cmd
+    }
+
+    /// Runs `psql` on the target with `sql` on its input; returns its output.
+    fn psql(&mut self, sql: &str) -> ModResult<String> {
+        let l = self.login;
+        let cmd = self.client_command(
+            "psql -X -q -A -t -v ON_ERROR_STOP=1 -f -",
+            true,
+            Some(PSQL_TIMEOUT_SECS),
+        );
         let mut input = String::new();
         if let Some(r) = &l.session_role {
             input.push_str(&format!("SET ROLE {};\n", ident(r)));
