@@ -239,7 +239,7 @@ impl Module for PostgresqlPgHba {
                     users: field("users")?,
                     address,
                 },
-                method: argx::string(args, "method")?.unwrap_or_else(|| "scram-sha-256".into()),
+                method: argx::string(args, "method")?.unwrap_or_else(|| "md5".into()),
                 options: argx::string(args, "options")?.unwrap_or_default(),
             })
         };

@@ -606,7 +606,8 @@ impl Action for PrivsAction {
                 .is_some();
             if !exists {
                 self.db_missing = true;
-                self.seen = Some(Vec::new());
+                let mut s = Session::new(t, &probe, None);
+                self.seen = self.assumed_for_new_db(&mut s)?;
                 return Ok(());
             }
         }
@@ -620,6 +621,20 @@ impl Action for PrivsAction {
     }
 
     fn diff(&self) -> ModResult<Option<Change>> {
+        if self.db_missing && self.seen.is_some() {
+            // As for a new database: shown, but not vouched for.
+            let run: Vec<String> = self.statements().into_iter().map(|s| s.run).collect();
+            if run.is_empty() {
+                return Ok(None);
+            }
+            let mut ch = sql_change(&run, crate::modules::Undo::Nothing);
+            ch.summary = format!(
+                "{} (database {} does not exist yet: as for a new one)",
+                ch.summary, self.database
+            );
+            ch.predictable = false;
+            return Ok(Some(ch));
+        }
         if self.db_missing {
             return Ok(Some(Change {
                 summary: format!(
@@ -671,6 +686,66 @@ impl Action for PrivsAction {
 }
 
 impl PrivsAction {
+    /// The ACLs the objects will have in a database that an earlier task of
+    /// this plan creates (from template0): PUBLIC may connect to it and use
+    /// `public`, no tables yet, built-in default privileges. `None` where that
+    /// cannot be told (named tables, other schemas).
+    fn assumed_for_new_db(&self, s: &mut Session<'_, '_, '_>) -> ModResult<Option<Vec<Obj>>> {
+        let item = |t: &str| parse_aclitem(t).expect("a valid ACL item");
+        let all_in_schema = self.objs.iter().any(|o| o == "ALL_IN_SCHEMA");
+        Ok(match self.kind.as_str() {
+            "database" if self.objs == [self.database.clone()] => Some(vec![Obj {
+                sql: format!("DATABASE {}", ident(&self.database)),
+                acl: vec![item("=Tc/postgres")],
+            }]),
+            "schema" if self.objs == ["public"] => Some(vec![Obj {
+                sql: format!("SCHEMA {}", ident("public")),
+                acl: vec![
+                    item("pg_database_owner=UC/pg_database_owner"),
+                    item("=U/pg_database_owner"),
+                ],
+            }]),
+            "table" | "sequence" | "function" if all_in_schema && self.schema() == "public" => {
+                Some(Vec::new())
+            }
+            "default_privs" => {
+                let targets = if self.target_roles.is_empty() {
+                    vec![
+                        s.row("SELECT current_user AS me")?
+                            .and_then(|r| r.get("me").and_then(Value::as_str).map(String::from))
+                            .unwrap_or_default(),
+                    ]
+                } else {
+                    self.target_roles.clone()
+                };
+                let mut out = Vec::new();
+                for target in &targets {
+                    for (word, _, _) in DEFAULT_KINDS.iter().filter(|(k, _, _)| {
+                        self.objs.iter().any(|o| o == k)
+                            || (self.objs.iter().any(|o| o == "ALL_DEFAULT")
+                                && (self.schema.is_none() || *k != "SCHEMAS"))
+                    }) {
+                        let acl = match (self.schema.is_some(), *word) {
+                            (false, "FUNCTIONS") => vec![item("=X/postgres")],
+                            (false, "TYPES") => vec![item("=U/postgres")],
+                            _ => Vec::new(),
+                        };
+                        let scope = match &self.schema {
+                            Some(sch) => format!(" IN SCHEMA {}", ident(sch)),
+                            None => String::new(),
+                        };
+                        out.push(Obj {
+                            sql: format!("FOR ROLE {}{scope}|{word}", ident(target)),
+                            acl,
+                        });
+                    }
+                }
+                Some(out)
+            }
+            _ => None,
+        })
+    }
+
     /// `login_db` as given (for database ACLs, read from wherever we connect).
     fn login_db_arg(&self) -> Option<String> {
         argx::string(&self.args, "login_db").ok().flatten()
