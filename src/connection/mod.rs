@@ -6,6 +6,7 @@
 //! bounded controller memory.
 
 mod local;
+mod shell;
 mod spec;
 mod ssh;
 mod sudo;
