@@ -14,6 +14,7 @@ mod sudo;
 pub use local::LocalConnection;
 pub use spec::{ConnSpec, SSH_VARS};
 pub use ssh::{DEFAULT_CONNECT_TIMEOUT, SshConnection, SshParams};
+pub(crate) use sudo::nonce;
 
 use std::fmt;
 use std::io::Read;

@@ -6,9 +6,11 @@
 //! a run's cost on a busy fleet. The persistent shell pays that once per host and user.
 //!
 //! Protocol (the shell's program is `LOOP`): the controller sends a header line
-//! `MARK SCRIPT_LEN INPUT_LEN|-`, then the script's bytes, then the input's bytes. The shell
-//! stores both in its private temporary directory (`head -c` reads exactly the bytes asked
-//! for, so nothing of the next frame is consumed), prints `MARK R` on stdout once the script
+//! `MARK SCRIPT_LEN INPUT_LEN|-`, then the script's bytes, then the input's bytes, then
+//! `MARK` on a line of its own. The shell stores script and input in its private temporary
+//! directory (`head -c` reads exactly the bytes asked for, so nothing of the next frame is
+//! consumed) and reads the closing line: a frame cut short (the controller died) ends the
+//! shell instead of running a truncated script or input. Then it prints `MARK R` on stdout once the script
 //! is about to start, runs it as `sh SCRIPT <INPUT` (stdout and stderr straight to the
 //! channel), then prints `MARK RC` on stdout and `MARK` on stderr. `MARK` is random for each
 //! command and travels only on stdin, so no script can print it by accident, even by listing
@@ -35,6 +37,8 @@ echo TBUDDY-SHELL-READY
 while IFS=' ' read -r m n i; do
   head -c "$n" >"$d/s" || exit 98
   if [ "$i" = - ]; then f=/dev/null; else head -c "$i" >"$d/i" || exit 98; f=$d/i; fi
+  IFS= read -r e || exit 98
+  [ "$e" = "$m" ] || exit 98
   printf '%s R\n' "$m"
   sh "$d/s" <"$f"
   r=$?
@@ -109,12 +113,14 @@ where
         let end_err = format!("{mark}\n");
 
         let stdin = &mut self.stdin;
+        let end_err = &end_err;
         let writer = async move {
             stdin.write_all(header.as_bytes()).await?;
             stdin.write_all(script.as_bytes()).await?;
             if let Some(b) = input {
                 stdin.write_all(b).await?;
             }
+            stdin.write_all(end_err.as_bytes()).await?;
             stdin.flush().await
         };
         let (stdout, out_buf) = (&mut self.stdout, &mut self.out_buf);
@@ -286,6 +292,22 @@ mod tests {
             assert_eq!(out.stdout, b"after\n");
             let out = sh.run("", Some(b"")).await.unwrap();
             assert_eq!((out.rc, out.stdout.len()), (0, 0));
+        });
+    }
+
+    #[test]
+    fn a_frame_cut_short_runs_nothing() {
+        rt().block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let f = dir.path().join("ran");
+            let (mut child, mut sh) = start().await;
+            let script = format!("echo partial >{}; exit 0", f.display());
+            let frame = format!("M {} -\n{}", script.len() + 10, script);
+            sh.stdin.write_all(frame.as_bytes()).await.unwrap();
+            drop(sh);
+            let status = child.wait().await.unwrap();
+            assert_eq!(status.code(), Some(98));
+            assert!(!f.exists());
         });
     }
 
