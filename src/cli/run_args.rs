@@ -121,7 +121,14 @@ impl RunArgs {
         })
     }
 
+    /// Where events go; secret values are redacted on the way.
     pub fn sink(&self, show_diff: bool) -> Box<dyn EventSink> {
+        Box::new(tbuddy_deploy::output::redact::Redacting(
+            self.unredacted_sink(show_diff),
+        ))
+    }
+
+    fn unredacted_sink(&self, show_diff: bool) -> Box<dyn EventSink> {
         if self.json {
             Box::new(JsonLines::default())
         } else {

@@ -13,6 +13,7 @@
 mod blob;
 mod config;
 mod postgres;
+pub mod redact;
 mod sqlite;
 #[cfg(test)]
 mod tests;
