@@ -295,6 +295,51 @@ fn encrypt_decrypt_rekey_edit_and_encrypt_string() {
 }
 
 #[test]
+fn vault_encrypted_group_vars_are_decrypted_and_redacted() {
+    let dir = project();
+    let d = dir.path();
+    let pw = ["--vault-password-file", "password.txt"];
+    fs::create_dir_all(d.join("inventory/lab/group_vars/all")).unwrap();
+    fs::write(
+        d.join("inventory/lab/hosts.yml"),
+        "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n",
+    )
+    .unwrap();
+    let vault_file = d.join("inventory/lab/group_vars/all/vault.yml");
+    fs::write(&vault_file, "gv_secret: Group-Vars-Secret-66\n").unwrap();
+    let file_arg = vault_file.display().to_string();
+    ok(d, &[&["vault", "encrypt"][..], &pw, &[&file_arg]].concat());
+    fs::write(
+        d.join("site.yml"),
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - copy: content={{ gv_secret }} dest={{ sandbox }}/g\n",
+    )
+    .unwrap();
+    let out = ok(
+        d,
+        &[
+            &["apply", "-i", "lab", "--diff", "-e", &sandbox(d)][..],
+            &pw,
+            &["site.yml"],
+        ]
+        .concat(),
+    );
+    assert!(!out.contains("Group-Vars-Secret-66"), "{out}");
+    assert_eq!(
+        fs::read_to_string(d.join("sandbox/g")).unwrap(),
+        "Group-Vars-Secret-66"
+    );
+    let listed = ok(
+        d,
+        &[&["inventory", "-i", "lab", "--list"][..], &pw].concat(),
+    );
+    assert!(listed.contains("<redacted>"), "{listed}");
+    assert!(!listed.contains("Group-Vars-Secret-66"), "{listed}");
+    let (code, out) = run(d, &["apply", "-i", "lab", "site.yml"]);
+    assert_ne!(code, 0);
+    assert!(out.contains("vault.yml"), "{out}");
+}
+
+#[test]
 fn an_executable_password_file_is_run() {
     let dir = project();
     let d = dir.path();

@@ -70,8 +70,12 @@ impl RunArgs {
     pub fn load(&self) -> Result<(Playbook, Inventory), CliError> {
         let project = std::env::current_dir()
             .map_err(|e| CliError::usage(format!("cannot read the current directory: {e}")))?;
-        let mut inventory = Inventory::load(&self.inventory, &project)
-            .map_err(|e| CliError::usage(render_inventory_error(e)))?;
+        let mut inventory = Inventory::load_with_vault(
+            &self.inventory,
+            &project,
+            tbuddy_deploy::vault::inventory_decryptor(),
+        )
+        .map_err(|e| CliError::usage(render_inventory_error(e)))?;
         if !self.playbook.exists() {
             return Err(CliError::usage(format!(
                 "error: the playbook {} does not exist",
