@@ -458,10 +458,32 @@ fn no_secret_reaches_output_json_or_the_state_store() {
         fs::read_to_string(d.join("sandbox/app.env")).unwrap(),
         on_host
     );
+    // A change to a file that holds secrets: its prior content is kept for
+    // rollback, sealed with the vault password.
+    let tpl = d.join("templates/app.env.j2");
+    let mut text = fs::read_to_string(&tpl).unwrap();
+    text.push_str("EXTRA=1\n");
+    fs::write(&tpl, text).unwrap();
+    shown += &ok(d, &[&["apply", "--diff"][..], &pw, &["site.yml"]].concat());
     shown += &ok(d, &["runs"]);
-    shown += &ok(d, &["show", "1"]);
-    shown += &ok(d, &["show", "2"]);
-    shown += &ok(d, &["rollback", "--last", "--force", "--yes"]);
+    for run in ["1", "2", "3"] {
+        shown += &ok(d, &["show", run]);
+    }
+    // Without the vault password the sealed content cannot be put back.
+    let (code, out) = run(d, &["rollback", "3", "--force", "--yes"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("vault-encrypted"), "{out}");
+    shown += &out;
+    shown += &ok(
+        d,
+        &[&["rollback", "3", "--force", "--yes"][..], &pw].concat(),
+    );
+    assert_eq!(
+        fs::read_to_string(d.join("sandbox/app.env")).unwrap(),
+        on_host,
+        "restored from the sealed copy"
+    );
+    shown += &ok(d, &["rollback", "2", "--force", "--yes"]);
     shown += &ok(d, &["rollback", "1", "--force", "--yes"]);
     assert!(!d.join("sandbox/app.env").exists(), "rolled back:\n{shown}");
     assert!(shown.contains("<redacted>"));

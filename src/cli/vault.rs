@@ -13,7 +13,12 @@ use tbuddy_deploy::vault::{self, DEFAULT_ID, Keyring, VaultError, VaultSecret, f
 pub struct VaultArgs {
     /// A file holding the vault password; an executable file is run and its
     /// output used (repeatable).
-    #[arg(long = "vault-password-file", value_name = "FILE", global = true)]
+    #[arg(
+        long = "vault-password-file",
+        visible_alias = "vault-pass-file",
+        value_name = "FILE",
+        global = true
+    )]
     pub password_files: Vec<PathBuf>,
     /// A vault password with its id: [LABEL@]SOURCE, where SOURCE is a
     /// password file, a script or `prompt` (repeatable).

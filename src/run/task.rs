@@ -410,17 +410,21 @@ impl HostRunner<'_> {
             any_changed |= out.status == Status::Changed;
             any_failed |= out.status == Status::Failed || out.status == Status::Unreachable;
             all_skipped &= out.status == Status::Skipped;
-            let view = ResultView {
-                item: Some(label),
-                msg: out.msg(),
-                summary: out.summary.clone(),
-                diff: out.diff.clone(),
-                ignored: false,
-                loop_summary: false,
-                result: Value::Object(out.result.clone()),
-            };
-            let hidden = self.no_log(task, &iscope);
-            self.emit_result(name, &location, out.status, view.hidden_if(hidden));
+            self.emit_result(
+                name,
+                &location,
+                out.status,
+                ResultView {
+                    item: Some(label),
+                    msg: out.msg(),
+                    summary: out.summary.clone(),
+                    diff: out.diff.clone(),
+                    ignored: false,
+                    loop_summary: false,
+                    result: Value::Object(out.result.clone()),
+                }
+                .hidden_if(self.no_log(task, &iscope)),
+            );
             if out.status == Status::Unreachable {
                 results.push(Value::Object(out.result));
                 break;
@@ -973,16 +977,21 @@ impl HostRunner<'_> {
                     .map(crate::output::diff::unified),
             });
         }
-        let view = ResultView {
-            item: None,
-            msg: out.msg(),
-            summary: out.summary.clone(),
-            diff: out.diff.clone(),
-            ignored,
-            loop_summary: looped,
-            result: Value::Object(out.result),
-        };
-        self.emit_result(name, location, out.status, view.hidden_if(hidden));
+        self.emit_result(
+            name,
+            location,
+            out.status,
+            ResultView {
+                item: None,
+                msg: out.msg(),
+                summary: out.summary.clone(),
+                diff: out.diff.clone(),
+                ignored,
+                loop_summary: looped,
+                result: Value::Object(out.result),
+            }
+            .hidden_if(hidden),
+        );
         match out.status {
             Status::Failed if !ignored => Flow::Failed,
             Status::Unreachable => Flow::Failed,

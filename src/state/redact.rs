@@ -4,8 +4,12 @@
 //!
 //! Content blobs are the exception: a blob holding a file's prior content
 //! must keep its real bytes, or a rollback could not restore the file. The
-//! run recorder therefore stores no *after* content that holds a secret
-//! (only its checksum), and prior content is stored as it was on the host.
+//! run recorder stores no *after* content that holds a secret (only its
+//! checksum). Prior content that holds a secret is **sealed**: stored
+//! vault-encrypted with the run's first vault password, behind a marker, and
+//! opened again by [`StateStore::get_blob`] with the rollback's passwords.
+//! Without a vault password (secrets only from `password` lookups) it is
+//! stored as it was on the host.
 
 use super::*;
 use crate::vault::taint::{scrub, scrub_string, scrub_value};
@@ -23,6 +27,31 @@ fn scrub_undo(undo: &mut serde_json::Value) {
             }
         }
     }
+}
+
+/// What a sealed blob starts with, followed by vault text.
+pub const SEALED: &[u8] = b"$TBUDDY_SEALED;1\n";
+
+/// `content` vault-encrypted behind [`SEALED`], when it holds a secret and
+/// the run has a vault password.
+fn seal(content: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+    let keyring = crate::vault::keyring();
+    if keyring.is_empty() || !crate::vault::taint::contains_bytes(content) {
+        return Ok(None);
+    }
+    let text = keyring
+        .encrypt(content, None)
+        .map_err(|e| StateError::Sealed(e.to_string()))?;
+    let mut out = SEALED.to_vec();
+    out.extend_from_slice(text.as_bytes());
+    Ok(Some(out))
+}
+
+fn unseal(sha256: &str, text: &[u8]) -> Result<Vec<u8>, StateError> {
+    let text = String::from_utf8_lossy(text);
+    crate::vault::keyring()
+        .decrypt(&text, &format!("blob {sha256}"))
+        .map_err(|e| StateError::Sealed(e.to_string()))
 }
 
 impl StateStore for Redacting {
@@ -69,10 +98,17 @@ impl StateStore for Redacting {
         }
     }
     fn put_blob(&self, content: &[u8]) -> Result<String, StateError> {
-        self.0.put_blob(content)
+        match seal(content)? {
+            Some(sealed) => self.0.put_blob(&sealed),
+            None => self.0.put_blob(content),
+        }
     }
     fn get_blob(&self, sha256: &str) -> Result<Vec<u8>, StateError> {
-        self.0.get_blob(sha256)
+        let data = self.0.get_blob(sha256)?;
+        match data.strip_prefix(SEALED) {
+            Some(text) => unseal(sha256, text),
+            None => Ok(data),
+        }
     }
     fn runs(&self, limit: usize) -> Result<Vec<RunSummary>, StateError> {
         self.0.runs(limit)
