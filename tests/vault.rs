@@ -125,6 +125,61 @@ fn files_made_by_ansible_vault_open() {
 }
 
 #[test]
+fn vars_files_extra_vars_and_the_file_lookup_open_vault_files() {
+    let dir = project();
+    let d = dir.path();
+    fs::copy(fixtures().join("vars-1.1.yml"), d.join("v11.yml")).unwrap();
+    fs::copy(fixtures().join("vars-1.2.yml"), d.join("v12.yml")).unwrap();
+    fs::write(
+        d.join("site.yml"),
+        r#"
+- hosts: localhost
+  gather_facts: false
+  vars_files: [v12.yml]
+  tasks:
+    - copy:
+        content: "{{ db_password }}|{{ extra_token }}|{{ (lookup('file', 'v11.yml') | from_yaml).port }}"
+        dest: "{{ sandbox }}/out"
+"#,
+    )
+    .unwrap();
+    fs::write(d.join("extra.yml"), "extra_token: Extra-Token-4242\n").unwrap();
+    ok(
+        d,
+        &[
+            "vault",
+            "encrypt",
+            "--vault-password-file",
+            "password.txt",
+            "extra.yml",
+        ],
+    );
+    let out = ok(
+        d,
+        &[
+            "apply",
+            "--vault-id",
+            "dev@dev-password.txt",
+            "--vault-password-file",
+            "password.txt",
+            "-e",
+            "@extra.yml",
+            "-e",
+            &sandbox(d),
+            "-v",
+            "site.yml",
+        ],
+    );
+    for s in ["fixture-db-S3cret", "Extra-Token-4242"] {
+        assert!(!out.contains(s), "`{s}` shown:\n{out}");
+    }
+    assert_eq!(
+        fs::read_to_string(d.join("sandbox/out")).unwrap(),
+        "fixture-db-S3cret|Extra-Token-4242|5432"
+    );
+}
+
+#[test]
 fn wrong_or_missing_passwords_name_the_file_and_leak_nothing() {
     let dir = project();
     let d = dir.path();
