@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 /// The label of a password given without one.
 pub const DEFAULT_ID: &str = "default";
@@ -99,8 +99,10 @@ type CacheKey = ([u8; 32], Vec<u8>);
 #[derive(Default)]
 pub struct Keyring {
     secrets: Vec<VaultSecret>,
-    /// Derived keys by (sha256 of the password, salt).
-    cache: Mutex<HashMap<CacheKey, Arc<DerivedKeys>>>,
+    /// Derived keys by (sha256 of the password, salt). Each slot is filled
+    /// once: threads asking for the same pair wait for the one deriving it,
+    /// while other pairs are derived in parallel.
+    cache: Mutex<HashMap<CacheKey, Arc<OnceLock<Arc<DerivedKeys>>>>>,
     /// How many PBKDF2 derivations ran (for tests and `-vvv`).
     derivations: Mutex<usize>,
 }
@@ -135,24 +137,18 @@ impl Keyring {
 
     fn keys(&self, secret: &VaultSecret, salt: &[u8]) -> Arc<DerivedKeys> {
         let id: [u8; 32] = Sha256::digest(&secret.password).into();
-        let key = (id, salt.to_vec());
-        if let Some(k) = self
+        let slot = self
             .cache
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-        {
-            return k.clone();
-        }
-        // Derive outside the lock so that files can be opened in parallel.
-        let derived = Arc::new(DerivedKeys::derive(&secret.password, salt));
-        *self.derivations.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-        self.cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(key)
-            .or_insert(derived)
-            .clone()
+            .entry((id, salt.to_vec()))
+            .or_default()
+            .clone();
+        slot.get_or_init(|| {
+            *self.derivations.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+            Arc::new(DerivedKeys::derive(&secret.password, salt))
+        })
+        .clone()
     }
 
     /// Decrypts vault text. The password whose id matches a 1.2 envelope's
@@ -247,6 +243,24 @@ mod tests {
         assert_eq!(k.derivations(), 1);
         for _ in 0..3 {
             assert_eq!(k.decrypt(&text, "f").unwrap(), b"hello");
+        }
+        assert_eq!(k.derivations(), 1);
+    }
+
+    #[test]
+    fn concurrent_users_of_one_file_share_one_derivation() {
+        let k = Arc::new(ring(&[(DEFAULT_ID, "vault-test-pw")]));
+        let text = Keyring::new(vec![VaultSecret::new(DEFAULT_ID, "vault-test-pw").unwrap()])
+            .encrypt(b"shared", None)
+            .unwrap();
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let (k, text) = (k.clone(), text.clone());
+                std::thread::spawn(move || k.decrypt(&text, "f").unwrap())
+            })
+            .collect();
+        for t in threads {
+            assert_eq!(t.join().unwrap(), b"shared");
         }
         assert_eq!(k.derivations(), 1);
     }
