@@ -12,6 +12,7 @@ mod run_args;
 mod runs;
 mod saved_plan;
 mod store;
+mod vault;
 
 use clap::{Parser, Subcommand};
 
@@ -35,6 +36,8 @@ pub mod exit {
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    #[command(flatten)]
+    pub vault: vault::VaultArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,6 +60,8 @@ pub enum Command {
     Rollback(rollback::RollbackArgs),
     /// Break the run lock of an inventory whose holder is gone.
     ForceUnlock(force_unlock::ForceUnlockArgs),
+    /// Encrypt, decrypt, view, edit or rekey Ansible Vault files.
+    Vault(vault::VaultCmdArgs),
 }
 
 /// An error that ends the command with a message and an exit code.
@@ -82,6 +87,7 @@ impl From<tbuddy_deploy::diag::Diagnostic> for CliError {
 }
 
 pub fn run(cli: Cli) -> Result<i32, CliError> {
+    tbuddy_deploy::vault::install(cli.vault.keyring()?);
     match cli.command {
         Command::Plan(a) => plan::exec(a),
         Command::Apply(a) => apply::exec(a),
@@ -92,5 +98,6 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
         Command::Show(a) => runs::exec_show(a),
         Command::Rollback(a) => rollback::exec(a),
         Command::ForceUnlock(a) => force_unlock::exec(a),
+        Command::Vault(a) => vault::exec(a, &cli.vault),
     }
 }

@@ -7,6 +7,7 @@
 
 mod local;
 pub mod postgres;
+mod shell;
 mod spec;
 mod ssh;
 mod sudo;
@@ -15,6 +16,7 @@ pub use local::LocalConnection;
 pub use postgres::PostgresConnection;
 pub use spec::{ConnSpec, SSH_VARS};
 pub use ssh::{DEFAULT_CONNECT_TIMEOUT, SshConnection, SshParams};
+pub(crate) use sudo::nonce;
 
 use std::fmt;
 use std::io::Read;
