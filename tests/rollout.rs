@@ -245,3 +245,32 @@ fn by_hand_rollback_last_with_a_limit_undoes_only_those_hosts() {
     assert!(host("app2").join("restarted").exists(), "{text}");
     assert_eq!(runs(dir.path()).len(), 2);
 }
+
+#[test]
+fn failures_within_max_fail_percentage_do_not_stop_the_rollout() {
+    let dir = project();
+    let host = |h: &str| dir.path().join("hosts").join(h);
+    // Batch 2 is app2 and app3: one failure in two is 50%, not more.
+    let tolerant = PLAYBOOK.replace(
+        "  serial: [1, \"50%\", \"100%\"]\n",
+        "  serial: [1, \"50%\", \"100%\"]\n  max_fail_percentage: 50\n",
+    );
+    fs::write(dir.path().join("rollout.yml"), tolerant).unwrap();
+    let (code, text) = run(
+        dir.path(),
+        &[
+            "apply",
+            "rollout.yml",
+            "-i",
+            "fleet",
+            "-y",
+            "--rollback-on-failure",
+        ],
+    );
+    assert_eq!(code, 2, "app3 still failed:\n{text}");
+    assert!(!text.contains("ROLLBACK RECAP"), "{text}");
+    for h in ["app2", "app5"] {
+        assert!(host(h).join("restarted").exists(), "{h}:\n{text}");
+    }
+    assert_eq!(runs(dir.path()).len(), 1);
+}

@@ -1,7 +1,12 @@
 //! The stand-in tbuddy service the acceptance tests deploy
 //! (tests/fixtures/tbuddy-service): its sample database is deterministic and
 //! its /health answers from the configured backend, 500 when that cannot be
-//! read. Runs the server on a free loopback port with the system Python.
+//! read. Runs the server on a free loopback port with the system Python; the
+//! PostgreSQL case (ignored: tests/run-all.sh runs it) uses a throwaway
+//! cluster and Debian's python3-psycopg2.
+
+#[path = "../src/testsupport/pg.rs"]
+mod pg;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -169,4 +174,71 @@ fn health_is_500_when_the_database_cannot_be_read() {
 
 fn path_missing(p: &Path) -> bool {
     !p.exists()
+}
+
+#[test]
+#[ignore = "needs PostgreSQL and python3-psycopg2 (tests/run-all.sh)"]
+fn health_reads_postgresql_when_database_url_is_set() {
+    let test = "health_reads_postgresql_when_database_url_is_set";
+    let has_driver = Command::new(PYTHON)
+        .args(["-c", "import psycopg2"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_driver {
+        pg::not_run(test, "python3-psycopg2 is not installed");
+        return;
+    }
+    let Some(cluster) = pg::PgCluster::start(test) else {
+        return;
+    };
+    let table = "(chat_id BIGINT PRIMARY KEY, language_codes TEXT NOT NULL, \
+                 language_names TEXT NOT NULL, updated_at TIMESTAMP NOT NULL)";
+    let dir = tempfile::tempdir().unwrap();
+    let env = dir.path().join("env");
+    // The name as the bot's SQL writes it (folded to chatsettings), the
+    // SQLite spelling kept in quotes, and a database without the table.
+    let cases = [
+        ("unquoted", "ChatSettings", 3, 200),
+        ("quoted", "\"ChatSettings\"", 2, 200),
+        ("empty", "", 0, 500),
+    ];
+    for (db, name, rows, want) in cases {
+        let url = cluster.create_database(db);
+        if !name.is_empty() {
+            cluster.psql(db, &format!("CREATE TABLE {name} {table}"));
+            cluster.psql(
+                db,
+                &format!(
+                    "INSERT INTO {name} SELECT g, 'en', 'English', now() FROM generate_series(1, {rows}) g"
+                ),
+            );
+        }
+        // DB_TYPE from the booking bot's env wins over the URL's presence.
+        std::fs::write(&env, format!("DB_TYPE=postgresql\nDATABASE_URL={url}\n")).unwrap();
+        let server = Server::start(&env, &[]);
+        let (code, body) = server.get("/health");
+        assert_eq!(code, want, "{db}: {body}");
+        assert_eq!(body["backend"], "postgresql", "{db}: {body}");
+        if want == 200 {
+            assert_eq!(body["rows"], rows, "{db}: {body}");
+        }
+        // DB_TYPE=sqlite sends it back to the SQLite file, URL or not.
+        let sqlite = dir.path().join("chat_settings.db");
+        make_db(&sqlite, 10);
+        std::fs::write(
+            &env,
+            format!(
+                "DB_TYPE=sqlite\nDATABASE_URL={url}\nTBUDDY_SQLITE={}\n",
+                sqlite.display()
+            ),
+        )
+        .unwrap();
+        let server = Server::start(&env, &[]);
+        let (code, body) = server.get("/health");
+        assert_eq!(
+            (code, body["backend"].as_str()),
+            (200, Some("sqlite")),
+            "{body}"
+        );
+    }
 }
