@@ -1,9 +1,9 @@
 //! `apply`: run the playbook and make the changes. On a terminal it shows the
 //! plan first and asks; with `-y` or without a terminal it goes straight on.
 
-use super::saved_plan;
 use super::store::{self, StateArgs};
 use super::{CliError, RunArgs, exit};
+use super::{batch_rollback, saved_plan};
 use clap::Args;
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
@@ -24,6 +24,14 @@ pub struct ApplyArgs {
     /// Check mode: report what would change, change nothing (same as `plan`).
     #[arg(short = 'C', long)]
     pub check: bool,
+    /// When a `serial` batch fails, stop the rollout and roll that batch's
+    /// hosts back from the state store (earlier batches stay applied).
+    #[arg(long)]
+    pub rollback_on_failure: bool,
+    /// With --rollback-on-failure: roll back even where hosts drifted, and
+    /// skip changes that cannot be undone.
+    #[arg(long, requires = "rollback_on_failure")]
+    pub force_rollback: bool,
     #[command(flatten)]
     pub state: StateArgs,
 }
@@ -84,6 +92,7 @@ pub fn exec(mut args: ApplyArgs) -> Result<i32, CliError> {
         }
     }
     let mut opts = args.run.options(false)?;
+    opts.stop_at_failed_batch = args.rollback_on_failure;
     let meta = RunMeta {
         kind: RunKind::Apply,
         playbook: args.run.playbook.display().to_string(),
@@ -107,6 +116,14 @@ pub fn exec(mut args: ApplyArgs) -> Result<i32, CliError> {
     let ok = matches!(&outcome, Ok(r) if r.exit_code() == exit::OK);
     store.finish_run(run, ok).map_err(store::state_error)?;
     let report = outcome.map_err(run_error)?;
+    if let Some(batch) = report
+        .failed_batch
+        .as_ref()
+        .filter(|_| args.rollback_on_failure)
+    {
+        let password = opts.become_password.clone();
+        return batch_rollback::exec(&args, store.as_ref(), run, &meta, batch, password);
+    }
     if !args.run.json {
         eprintln!(
             "Run {run} recorded in {}; undo it with `tbuddy-deploy rollback {run}`.",

@@ -1,6 +1,7 @@
 //! Command-line definitions, one file per subcommand; each calls the library.
 
 mod apply;
+mod batch_rollback;
 mod check_syntax;
 mod doc;
 mod force_unlock;

@@ -5,12 +5,13 @@ use super::store::{self, REFUSED, StateArgs, state_error};
 use super::{CliError, exit};
 use clap::Args;
 use std::io::{BufRead, IsTerminal, Write};
-use tbuddy_deploy::connection::{Become, Connection};
 use tbuddy_deploy::inventory::{Inventory, glob};
-use tbuddy_deploy::modules::Target;
-use tbuddy_deploy::rollback::record::UndoRecord;
-use tbuddy_deploy::rollback::{self, Connector, RollbackPlan, StepOp};
-use tbuddy_deploy::state::{RunId, RunKind, RunMeta, RunStatus, StateStore, TaskRecord};
+use tbuddy_deploy::rollback::checks::refusal;
+use tbuddy_deploy::rollback::connect::RecordedConnector;
+use tbuddy_deploy::rollback::execute::apply_plan;
+use tbuddy_deploy::rollback::render::plan_text;
+use tbuddy_deploy::rollback::{self};
+use tbuddy_deploy::state::{RunId, RunKind, RunMeta, RunStatus, StateStore};
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
@@ -43,24 +44,6 @@ pub struct RollbackArgs {
     pub accept_new_host_keys: bool,
     #[command(flatten)]
     pub state: StateArgs,
-}
-
-struct Connect {
-    accept_new_host_keys: bool,
-    password: Option<String>,
-}
-
-impl Connector for Connect {
-    fn connect(&mut self, _host: &str, record: &UndoRecord) -> Box<dyn Connection> {
-        record.conn.open(self.accept_new_host_keys)
-    }
-
-    fn become_for(&self, record: &UndoRecord) -> Option<Become> {
-        record.become_user.as_ref().map(|user| Become {
-            user: user.clone(),
-            password: self.password.clone(),
-        })
-    }
 }
 
 pub fn exec(args: RollbackArgs) -> Result<i32, CliError> {
@@ -105,16 +88,16 @@ pub fn exec(args: RollbackArgs) -> Result<i32, CliError> {
     } else {
         None
     };
-    let mut connect = Connect {
+    let mut connect = RecordedConnector {
         accept_new_host_keys: args.accept_new_host_keys,
-        password,
+        become_password: password,
     };
     let (plan, mut conns) = rollback::plan(store.as_ref(), run, &want, args.force, &mut connect)
         .map_err(|e| CliError {
             message: format!("error: {e}"),
             code: REFUSED,
         })?;
-    print_plan(&plan, &detail.meta.playbook);
+    println!("{}", plan_text(&plan, &detail.meta.playbook));
 
     if !plan.unreachable.is_empty() {
         return Err(CliError {
@@ -125,36 +108,9 @@ pub fn exec(args: RollbackArgs) -> Result<i32, CliError> {
             code: REFUSED,
         });
     }
-    let drifted = plan.drifted();
-    if !drifted.is_empty() && !args.force {
+    if let Some(r) = refusal(&plan, args.force) {
         return Err(CliError {
-            message: format!(
-                "error: refusing to roll back run {run}: {} path(s) changed since that run\n{}\
-                 Nothing was changed. Use --force to roll back anyway.",
-                drifted.len(),
-                rollback::drift_report(&plan)
-            ),
-            code: REFUSED,
-        });
-    }
-    let irreversible = plan.irreversible();
-    if !irreversible.is_empty() && !args.force {
-        let list: Vec<String> = irreversible
-            .iter()
-            .map(|s| {
-                format!(
-                    "  {}: {} ({})",
-                    s.entry.host, s.entry.summary, s.entry.location
-                )
-            })
-            .collect();
-        return Err(CliError {
-            message: format!(
-                "error: refusing to roll back run {run}: {} change(s) cannot be undone\n{}\n\
-                 Nothing was changed. Use --force to undo the rest and leave these as they are.",
-                irreversible.len(),
-                list.join("\n")
-            ),
+            message: format!("error: {r}"),
             code: REFUSED,
         });
     }
@@ -192,7 +148,17 @@ pub fn exec(args: RollbackArgs) -> Result<i32, CliError> {
     store
         .set_lock_run(&inventory, new_run)
         .map_err(state_error)?;
-    let failed = apply(&plan, &mut conns, &connect, store.as_ref(), new_run);
+    println!();
+    let recap = apply_plan(
+        &plan,
+        &mut conns,
+        &connect,
+        store.as_ref(),
+        new_run,
+        &mut |line| println!("{line}"),
+    );
+    print!("{}", recap.render());
+    let failed = recap.failed();
     store
         .finish_run(new_run, failed == 0)
         .map_err(state_error)?;
@@ -219,110 +185,4 @@ fn last_changing_run(store: &dyn StateStore, inventory: &str) -> Result<Option<R
         }
     }
     Ok(None)
-}
-
-fn print_plan(plan: &RollbackPlan, playbook: &str) {
-    println!("Rollback of run {} ({playbook}):", plan.run);
-    for (host, steps) in &plan.hosts {
-        println!("\n{host}:");
-        for step in steps {
-            let mark = match (&step.op, &step.drift) {
-                (_, Some(_)) => "! ",
-                (StepOp::AlreadyDone, _) => "  ",
-                (StepOp::Irreversible { .. }, _) => "x ",
-                _ => "~ ",
-            };
-            println!(
-                "  {mark}{}   [undoes \"{}\", {}]",
-                rollback::describe(&step.op),
-                step.entry.task,
-                step.entry.location
-            );
-            if let Some(d) = &step.drift {
-                println!("      drift: {} {}", d.path, d.what.join(", "));
-            }
-        }
-    }
-    for (host, why) in &plan.unreachable {
-        println!("\n{host}: UNREACHABLE: {why}");
-    }
-    println!(
-        "\nRollback: {} change(s), {} already undone, {} drifted, {} irreversible.",
-        plan.changes(),
-        plan.steps().filter(|s| s.op == StepOp::AlreadyDone).count(),
-        plan.drifted().len(),
-        plan.irreversible().len()
-    );
-}
-
-/// Applies the steps host by host; returns how many failed. A failed step
-/// stops that host (later steps may depend on it).
-fn apply(
-    plan: &RollbackPlan,
-    conns: &mut std::collections::HashMap<String, Box<dyn Connection>>,
-    connect: &Connect,
-    store: &dyn StateStore,
-    new_run: RunId,
-) -> usize {
-    let mut failed = 0;
-    println!();
-    for (host, steps) in &plan.hosts {
-        let Some(conn) = conns.get_mut(host) else {
-            continue;
-        };
-        let (mut changed, mut ok) = (0, 0);
-        let mut host_failed = false;
-        for step in steps {
-            if matches!(step.op, StepOp::AlreadyDone | StepOp::Irreversible { .. }) {
-                continue;
-            }
-            let started = std::time::Instant::now();
-            let mut target = Target {
-                conn: conn.as_mut(),
-                become_as: connect.become_for(&step.record),
-                env: Vec::new(),
-                planned: None,
-                seen: None,
-            };
-            let what = rollback::describe(&step.op);
-            let result = rollback::apply_step(step, &mut target, store);
-            let (status, summary) = match &result {
-                Ok(()) => {
-                    changed += 1;
-                    ok += 1;
-                    println!("changed: [{host}] => {what}");
-                    ("changed", what.clone())
-                }
-                Err(e) => {
-                    host_failed = true;
-                    println!("fatal: [{host}]: FAILED! => {what}: {e}");
-                    ("failed", format!("{what}: {e}"))
-                }
-            };
-            let _ = store.record_task(
-                new_run,
-                &TaskRecord {
-                    host: host.clone(),
-                    task: format!("undo: {}", step.entry.task),
-                    location: step.entry.location.clone(),
-                    status: status.into(),
-                    changed: result.is_ok(),
-                    duration_ms: started.elapsed().as_millis() as u64,
-                    summary: Some(summary),
-                    diff: None,
-                },
-            );
-            if host_failed {
-                break;
-            }
-        }
-        if host_failed {
-            failed += 1;
-        }
-        println!(
-            "{host:<26} : ok={ok:<4} changed={changed:<4} failed={}",
-            u8::from(host_failed)
-        );
-    }
-    failed
 }

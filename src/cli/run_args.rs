@@ -122,6 +122,7 @@ impl RunArgs {
             accept_new_host_keys: self.accept_new_host_keys,
             recorder: None,
             fingerprint: false,
+            stop_at_failed_batch: false,
         })
     }
 

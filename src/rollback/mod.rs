@@ -7,7 +7,12 @@
 //! that no longer looks like what the run left is drift: the rollback refuses
 //! it unless forced, and names the path and what differs.
 
+pub mod checks;
+pub mod connect;
+pub mod execute;
+pub mod hosts;
 pub mod record;
+pub mod render;
 
 use crate::connection::{Become, Connection};
 use crate::modules::TextDiff;

@@ -41,6 +41,20 @@ pub struct RunOptions {
     pub recorder: Option<Arc<record::Recorder>>,
     /// In a plan: keep a fingerprint of every path state observed (saved plans).
     pub fingerprint: bool,
+    /// Stop the whole run at the first failed `serial` batch (see
+    /// `FailedBatch`), so that it can be rolled back.
+    pub stop_at_failed_batch: bool,
+}
+
+/// The batch a run stopped at under `RunOptions::stop_at_failed_batch`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailedBatch {
+    pub play: String,
+    /// 1-based, within its play.
+    pub number: usize,
+    /// Every host of the batch, the healthy ones too.
+    pub hosts: Vec<String>,
+    pub why: String,
 }
 
 #[derive(Debug, Default)]
@@ -50,6 +64,8 @@ pub struct RunReport {
     pub plan: Plan,
     /// With `RunOptions::fingerprint`: per host, the path states the plan relied on.
     pub observed: std::collections::BTreeMap<String, crate::modules::target::Observed>,
+    /// With `RunOptions::stop_at_failed_batch`: the batch the run stopped at.
+    pub failed_batch: Option<FailedBatch>,
 }
 
 impl RunReport {
@@ -109,6 +125,11 @@ pub fn run_playbook(
             for (path, fp) in seen {
                 all.entry(path).or_insert(fp);
             }
+        }
+        if outcome.failed_batch.is_some() {
+            // The rollout stops here: no later play starts.
+            report.failed_batch = outcome.failed_batch;
+            break;
         }
     }
     sink.emit(Event::Recap {

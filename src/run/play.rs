@@ -2,7 +2,7 @@
 
 use super::host::HostRunner;
 use super::lockstep::{self, Batch};
-use super::{RunError, RunOptions};
+use super::{FailedBatch, RunError, RunOptions};
 use crate::diag::Diagnostic;
 use crate::inventory::Inventory;
 use crate::modules::target::Observed;
@@ -20,6 +20,7 @@ pub(super) struct PlayOutcome {
     pub steps: Vec<PlanStep>,
     pub observed: Vec<(String, Observed)>,
     pub live: HashMap<String, HostLive>,
+    pub failed_batch: Option<FailedBatch>,
 }
 
 pub(super) fn run_play(
@@ -49,6 +50,7 @@ pub(super) fn run_play(
             steps: vec![],
             observed: vec![],
             live,
+            failed_batch: None,
         });
     }
     let magic = magic_vars(play, inventory, &hosts, opts);
@@ -82,7 +84,8 @@ pub(super) fn run_play(
     let mut stats = Vec::new();
     let mut steps = Vec::new();
     let mut observed = Vec::new();
-    for batch_hosts in batches {
+    let mut failed_batch = None;
+    for (number, batch_hosts) in batches.into_iter().enumerate() {
         let batch = Batch::new(
             batch_hosts.len(),
             play.strategy == Strategy::Linear,
@@ -91,9 +94,28 @@ pub(super) fn run_play(
         );
         let (batch_stats, batch_steps, batch_observed) =
             run_batch(&batch_hosts, &batch, play, &pv, inventory, opts, sink);
+        let failed = batch_failure(&batch, play, &batch_stats);
         stats.extend(batch_stats);
         steps.extend(batch_steps);
         observed.extend(batch_observed);
+        if opts.stop_at_failed_batch
+            && let Some(why) = failed
+        {
+            sink.emit(Event::Warning {
+                message: format!(
+                    "stopping the rollout: batch {} ({}) failed: {why}",
+                    number + 1,
+                    batch_hosts.join(", ")
+                ),
+            });
+            failed_batch = Some(FailedBatch {
+                play: name.clone(),
+                number: number + 1,
+                hosts: batch_hosts,
+                why,
+            });
+            break;
+        }
         if let Some(why) = batch.aborted() {
             sink.emit(Event::Warning {
                 message: format!("stopping the play: {why}"),
@@ -107,7 +129,26 @@ pub(super) fn run_play(
         steps,
         observed,
         live,
+        failed_batch,
     })
+}
+
+/// Why a finished batch counts as failed for a rollout: the play was stopped
+/// (any_errors_fatal, max_fail_percentage exceeded), or, when the play sets
+/// no max_fail_percentage, any host of it failed or was unreachable.
+fn batch_failure(batch: &Batch, play: &Play, stats: &[(String, HostStats)]) -> Option<String> {
+    if let Some(why) = batch.aborted() {
+        return Some(why);
+    }
+    if play.max_fail_percentage.is_some() {
+        return None;
+    }
+    let bad: Vec<&str> = stats
+        .iter()
+        .filter(|(_, s)| s.failed > 0 || s.unreachable > 0)
+        .map(|(h, _)| h.as_str())
+        .collect();
+    (!bad.is_empty()).then(|| format!("{} failed or unreachable", bad.join(", ")))
 }
 
 /// Runs one batch: a thread per host, at most `forks` at once.

@@ -5,7 +5,8 @@
 #   tests/hosts/install-deps.sh          # quick no-op (well under a second) when all are present
 #
 # Packages: openssh-server openssh-client sudo debootstrap systemd-container iproute2 nftables
-# zstd postgresql python3-venv (+ util-linux, debian-archive-keyring, ca-certificates, openssl).
+# zstd postgresql python3-venv python3-psycopg2 (+ util-linux, debian-archive-keyring,
+# ca-certificates, openssl).
 # Env: TBH_EXTRA_PACKAGES   more packages to install in the same apt run
 #
 # * PID 1 is not systemd on the CI machines, so a package's init script would really start its
@@ -23,7 +24,7 @@ need_root
 t0=$(now)
 
 PACKAGES=(openssh-server openssh-client sudo debootstrap systemd-container iproute2 nftables zstd
-          postgresql python3-venv util-linux debian-archive-keyring ca-certificates openssl)
+          postgresql python3-venv python3-psycopg2 util-linux debian-archive-keyring ca-certificates openssl)
 # shellcheck disable=SC2206
 PACKAGES+=(${TBH_EXTRA_PACKAGES:-})
 
