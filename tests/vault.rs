@@ -610,7 +610,8 @@ fn state_text(db: &Path) -> String {
 
 /// ansible-vault opens what we write, and we open what it writes. Needs
 /// ansible-core: `ANSIBLE_VAULT` names the ansible-vault binary, else it is
-/// looked up on PATH, else installed once into target/ansible-venv with pip.
+/// looked up on PATH (Debian's `ansible-core`, which tests/hosts/install-deps.sh
+/// installs).
 /// With CI=true a missing ansible-vault fails the test.
 #[test]
 #[ignore = "needs ansible-core (tests/run-all.sh runs it)"]
@@ -744,21 +745,5 @@ fn ansible_vault() -> Option<PathBuf> {
     {
         return Some(p);
     }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ansible-venv");
-    let bin = venv.join("bin/ansible-vault");
-    if !bin.exists() {
-        let made = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .is_ok_and(|s| s.success())
-            && Command::new(venv.join("bin/pip"))
-                .args(["install", "--quiet", "ansible-core==2.17.14"])
-                .status()
-                .is_ok_and(|s| s.success());
-        if !made {
-            return None;
-        }
-    }
-    bin.exists().then_some(bin)
+    None
 }

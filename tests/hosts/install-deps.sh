@@ -24,7 +24,7 @@ need_root
 t0=$(now)
 
 PACKAGES=(openssh-server openssh-client sudo debootstrap systemd-container iproute2 nftables zstd
-          postgresql python3-venv python3-psycopg2 util-linux debian-archive-keyring ca-certificates openssl)
+          postgresql python3-venv python3-psycopg2 ansible-core util-linux debian-archive-keyring ca-certificates openssl)
 # shellcheck disable=SC2206
 PACKAGES+=(${TBH_EXTRA_PACKAGES:-})
 
