@@ -11,11 +11,10 @@ mod common;
 #[path = "../src/testsupport/pg.rs"]
 mod pg;
 
+use common::booking::{CLIENTS, layout};
 use serde_json::Value;
 use std::fs;
 use std::path::Path;
-
-const CLIENTS: [&str; 3] = ["client_001", "client_002", "client_003"];
 
 fn start(test: &str) -> Option<pg::PgCluster> {
     pg::PgCluster::start_with(
@@ -35,68 +34,6 @@ fn become_lines() -> &'static str {
     } else {
         ""
     }
-}
-
-/// The booking bot's layout, for `hosts` with `login` arguments added to each task.
-fn layout(hosts: &str, become_: &str, login: &str) -> String {
-    let task = |module: &str, args: &str, looped: bool| {
-        let mut t = format!("    - name: {module}\n      {module}:\n");
-        for line in args.lines() {
-            t.push_str(&format!("        {line}\n"));
-        }
-        for line in login.lines() {
-            t.push_str(&format!("        {line}\n"));
-        }
-        if looped {
-            t.push_str("      loop: \"{{ clients }}\"\n");
-        }
-        t
-    };
-    let mut y = format!(
-        "- hosts: {hosts}\n  gather_facts: false\n{become_}  vars:\n    clients: [{}]\n  tasks:\n",
-        CLIENTS.join(", ")
-    );
-    y += &task(
-        "postgresql_user",
-        "name: \"{{ item }}\"\npassword: \"pw-{{ item }}\"\nconn_limit: 50\nrole_attr_flags: LOGIN,NOCREATEDB",
-        true,
-    );
-    y += &task(
-        "postgresql_user",
-        "name: monitoring_user\npassword: pw-monitoring\nconn_limit: 10",
-        false,
-    );
-    y += &task(
-        "postgresql_db",
-        "name: \"{{ item }}_db\"\nowner: \"{{ item }}\"\nencoding: UTF8\ntemplate: template0",
-        true,
-    );
-    y += &task(
-        "postgresql_privs",
-        "database: \"{{ item }}_db\"\ntype: database\nprivs: CONNECT,CREATE\nroles: PUBLIC\nstate: absent",
-        true,
-    );
-    y += &task(
-        "postgresql_privs",
-        "database: \"{{ item }}_db\"\ntype: database\nprivs: CONNECT\nroles: monitoring_user",
-        true,
-    );
-    y += &task(
-        "postgresql_privs",
-        "database: \"{{ item }}_db\"\ntype: schema\nobjs: public\nprivs: USAGE\nroles: monitoring_user",
-        true,
-    );
-    y += &task(
-        "postgresql_privs",
-        "database: \"{{ item }}_db\"\ntype: table\nobjs: ALL_IN_SCHEMA\nprivs: SELECT\nroles: monitoring_user",
-        true,
-    );
-    y += &task(
-        "postgresql_privs",
-        "database: \"{{ item }}_db\"\ntype: default_privs\nobjs: TABLES\nprivs: SELECT\nroles: monitoring_user\ntarget_roles: \"{{ item }}\"",
-        true,
-    );
-    y
 }
 
 fn json_run(dir: &Path, args: &[&str]) -> (i32, Vec<Value>) {

@@ -9,6 +9,9 @@
 //! Each test works on a host of its own, so they share one boot of the hosts and may run
 //! in parallel.
 
+mod common;
+
+use common::booking::layout;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -116,6 +119,14 @@ impl Project {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The id of the newest run in the project's state store.
+    fn newest_run(&self) -> String {
+        let (code, text) = self.run(&["runs", "--json", "-n", "1"]);
+        assert_eq!(code, 0, "{text}");
+        let v: serde_json::Value = serde_json::from_str(&text).expect("runs --json");
+        v[0]["id"].to_string()
     }
 
     /// What a plan must not change: the package database and the unit files.
@@ -374,7 +385,11 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"
     );
     let (r, text) = p.apply("pg.yml");
     assert_eq!(r["changed"], 0, "{text}");
-    let (code, text) = p.run(&["rollback", "--last", "-i", "inv.yml", "-y"]);
+    let pg_run = p.newest_run();
+
+    booking_layout_on_the_host_cluster(&p);
+
+    let (code, text) = p.run(&["rollback", &pg_run, "-i", "inv.yml", "-y"]);
     assert_eq!(code, 0, "{text}");
     assert_eq!(
         p.sh("dpkg-query -W -f='${db:Status-Abbrev}\\n' postgresql postgresql-15 2>/dev/null | grep -c '^ii'; true"),
@@ -384,6 +399,92 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"
     assert_eq!(
         p.sh("systemctl is-active postgresql@15-main; true"),
         "inactive\n"
+    );
+}
+
+/// The PostgreSQL modules on a packaged cluster, through `psql` as the `postgres` OS user
+/// over the host's SSH connection: the booking bot's layout converges, plans nothing once
+/// converged, keeps clients apart, and rolls back.
+fn booking_layout_on_the_host_cluster(p: &Project) {
+    p.write(
+        "booking.yml",
+        &layout("all", "  become: true\n  become_user: postgres\n", ""),
+    );
+    let before = p.sh("runuser -u postgres -- psql -tAc 'select rolname from pg_roles order by 1'");
+    let (code, text) = p.run(&["plan", "-i", "inv.yml", "booking.yml", "-l", p.host]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("CREATE ROLE"), "{text}");
+    assert!(
+        !text.contains("pw-client_001"),
+        "a password in the plan:\n{text}"
+    );
+    let (r, text) = p.apply("booking.yml");
+    assert_eq!(r["failed"], 0, "{text}");
+    assert!(r["changed"].as_u64().unwrap() > 0, "{text}");
+    let (r, text) = p.apply("booking.yml");
+    assert_eq!(r["changed"], 0, "second run:\n{text}");
+    let (code, text) = p.run(&[
+        "plan",
+        "-i",
+        "inv.yml",
+        "booking.yml",
+        "-l",
+        p.host,
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(
+        code, 0,
+        "the converged cluster still plans changes:\n{text}"
+    );
+
+    // Debian's pg_hba lets password logins in over 127.0.0.1.
+    let psql = |user: &str, db: &str, sql: &str| {
+        p.sh(&format!(
+            "PGPASSWORD=pw-{user} psql -h 127.0.0.1 -U {user} -d {db} -tAc '{sql}' 2>&1; echo rc=$?"
+        ))
+    };
+    let (own, other) = (
+        psql("client_002", "client_002_db", "select 1"),
+        psql("client_002", "client_001_db", "select 1"),
+    );
+    assert!(own.contains("rc=0"), "{own}");
+    assert!(
+        other.contains("permission denied for database") && !other.contains("rc=0"),
+        "{other}"
+    );
+    let made = psql(
+        "client_001",
+        "client_001_db",
+        "create table bookings (id int); insert into bookings values (7)",
+    );
+    assert!(made.contains("rc=0"), "{made}");
+    let read = psql("monitoring", "client_001_db", "select id from bookings");
+    assert!(read.starts_with("7\n") && read.contains("rc=0"), "{read}");
+    let write = psql(
+        "monitoring",
+        "client_001_db",
+        "insert into bookings values (8)",
+    );
+    assert!(
+        write.contains("permission denied for table bookings"),
+        "{write}"
+    );
+    assert!(
+        !p.sh("grep -rh 'pw-client' /var/log/postgresql/ 2>/dev/null; true")
+            .contains("pw-"),
+        "a password reached the server log"
+    );
+
+    // The data client_001 added is dropped first: a rollback refuses to drop a database
+    // that gained data.
+    assert!(psql("client_001", "client_001_db", "drop table bookings").contains("rc=0"));
+    let (code, text) = p.run(&["rollback", "--last", "-i", "inv.yml", "-y"]);
+    assert_eq!(code, 0, "{text}");
+    let after = p.sh("runuser -u postgres -- psql -tAc 'select rolname from pg_roles order by 1'");
+    assert_eq!(after, before, "the roles are gone again");
+    assert!(
+        !p.sh("runuser -u postgres -- psql -tAc 'select datname from pg_database'")
+            .contains("client_"),
     );
 }
 

@@ -2,6 +2,8 @@
 // Each test crate uses its own part of this module.
 #![allow(dead_code)]
 
+pub mod booking;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 
