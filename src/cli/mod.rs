@@ -5,6 +5,7 @@ mod check_syntax;
 mod doc;
 mod force_unlock;
 mod inventory;
+mod migrate;
 mod plan;
 mod prompt;
 mod rollback;
@@ -57,6 +58,8 @@ pub enum Command {
     Rollback(rollback::RollbackArgs),
     /// Break the run lock of an inventory whose holder is gone.
     ForceUnlock(force_unlock::ForceUnlockArgs),
+    /// Copy an SQLite database into PostgreSQL: translated, preflighted, verified.
+    Migrate(migrate::MigrateArgs),
 }
 
 /// An error that ends the command with a message and an exit code.
@@ -92,5 +95,6 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
         Command::Show(a) => runs::exec_show(a),
         Command::Rollback(a) => rollback::exec(a),
         Command::ForceUnlock(a) => force_unlock::exec(a),
+        Command::Migrate(a) => migrate::exec(a),
     }
 }

@@ -6,5 +6,6 @@ pub mod events;
 pub mod json;
 pub mod live;
 pub mod progress;
+pub mod table_bars;
 
 pub use events::{Event, EventSink, HostStats, Status};
