@@ -892,3 +892,67 @@ fn cli_dry_run_run_rerun_rollback() {
     assert_eq!(code, 4, "{out}");
     assert!(out.contains("needs TLS"), "{out}");
 }
+
+#[test]
+#[ignore = "needs PostgreSQL 15: run tests/run-all.sh"]
+fn playbook_module_plans_applies_converges_and_rolls_back() {
+    let Some(pg) = cluster("migrate::playbook_module") else {
+        return;
+    };
+    let c = Case::new(
+        &pg,
+        "playbook",
+        "CREATE TABLE ChatSettings (chat_id TEXT PRIMARY KEY, language_codes TEXT, language_names TEXT, updated_at TEXT);
+         INSERT INTO ChatSettings VALUES ('-1001', 'en,de', 'English,Deutsch', '2024-05-01T10:00:00.123456');",
+    );
+    let playbook = format!(
+        "- hosts: all\n  gather_facts: no\n  tasks:\n    - name: move the settings to PostgreSQL\n      sqlite_to_postgres:\n        src: {}\n        db: playbook\n        login_unix_socket: {}\n        login_port: {}\n        login_user: postgres\n        ssl_mode: disable\n",
+        c.source().display(),
+        pg.socket_dir().display(),
+        pg.port()
+    );
+    std::fs::write(c.dir.path().join("site.yml"), playbook).unwrap();
+    let dir = c.dir.path();
+    let tables = || {
+        c.sql(
+            &pg,
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+        )
+    };
+
+    let (code, text) = common::run(dir, &["plan", "site.yml", "--diff"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("migrate 1 tables (1 rows)"), "{text}");
+    assert!(
+        text.contains("CREATE TABLE \"public\".\"chatsettings\""),
+        "{text}"
+    );
+    assert_eq!(tables(), "0", "plan wrote to the target");
+
+    let (code, text) = common::run(dir, &["apply", "site.yml", "-y", "--json"]);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(
+        common::recap_hosts(&text)["localhost"]["changed"].as_u64(),
+        Some(1),
+        "{text}"
+    );
+    assert_eq!(
+        c.sql(
+            &pg,
+            "SELECT chat_id || ' ' || language_names FROM chatsettings"
+        ),
+        "-1001 English,Deutsch"
+    );
+
+    let (code, text) = common::run(dir, &["apply", "site.yml", "-y", "--json"]);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(
+        common::recap_hosts(&text)["localhost"]["changed"].as_u64(),
+        Some(0),
+        "{text}"
+    );
+
+    let (code, text) = common::run(dir, &["rollback", "1", "-y"]);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(tables(), "0", "rollback left tables:\n{text}");
+}

@@ -125,7 +125,9 @@ pub fn exec(args: MigrateArgs) -> Result<i32, CliError> {
         existing_schema: args.into_existing,
         jobs: args.jobs,
     };
+    let t0 = std::time::Instant::now();
     let insp = migrate::inspect(&args.source, &target, &opts, &*store).map_err(failed)?;
+    let inspected = t0.elapsed();
     let action = insp.action();
     if args.dry_run {
         print!("{}", insp.plan_text());
@@ -189,7 +191,12 @@ pub fn exec(args: MigrateArgs) -> Result<i32, CliError> {
             for (n, t, _) in &insp.schema.triggers {
                 println!("rewrite by hand: trigger {n} on {t}");
             }
-            print!("{}", migrate::summary_table(&tables, &phases, total));
+            let mut all = vec![("snapshot, schema, preflight".to_string(), inspected)];
+            all.extend(phases);
+            print!(
+                "{}",
+                migrate::summary_table(&tables, &all, total + inspected)
+            );
         }
     }
     Ok(exit::OK)

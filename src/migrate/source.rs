@@ -104,6 +104,9 @@ pub fn read(conn: &Connection) -> Result<SourceSchema, MigrateError> {
     };
     let has_sequence = list.iter().any(|(n, _, _)| n == "sqlite_sequence");
     for (name, kind, without_rowid) in list {
+        if name == "sqlite_schema" || name == "sqlite_temp_schema" {
+            continue;
+        }
         if name.starts_with("sqlite_") {
             schema.skipped.push((name, "SQLite internal table".into()));
             continue;

@@ -178,14 +178,15 @@ fn table(
         .collect();
     let rewrite = |toks: &[Tok]| rewrite_expr(toks, t, opts, &bools);
 
+    let mut used: Vec<String> = vec![pg_name(&format!("{tname}_pkey"), &mut Vec::new())];
     let mut uniques = Vec::new();
-    for (i, u) in t.uniques.iter().enumerate() {
+    for u in &t.uniques {
         let cols: Vec<String> = u.iter().filter_map(|c| col_name(c)).collect();
         let base = format!("{tname}_{}_key", cols.join("_"));
-        uniques.push((pg_name(&base, i), cols));
+        uniques.push((pg_name(&base, &mut used), cols));
     }
     let mut checks = Vec::new();
-    for (i, c) in t.checks.iter().enumerate() {
+    for c in &t.checks {
         if is_flag_check(&c.expr, &bools) {
             notes.push(format!(
                 "{}: CHECK ({}) dropped: the column is boolean now",
@@ -200,7 +201,7 @@ fn table(
                     .name
                     .as_deref()
                     .map(|n| opts.target_name(n))
-                    .unwrap_or_else(|| pg_name(&format!("{tname}_check"), i));
+                    .unwrap_or_else(|| pg_name(&format!("{tname}_check"), &mut used));
                 checks.push((name, sql));
             }
             Err(e) => errors.push(format!(
@@ -218,7 +219,7 @@ fn table(
         }
     }
     let mut fks = Vec::new();
-    for (i, fk) in t.fks.iter().enumerate() {
+    for fk in &t.fks {
         let Some(parent) = src.table(&fk.parent) else {
             errors.push(format!(
                 "{}: FOREIGN KEY references {:?}, which is not a migrated table",
@@ -250,7 +251,7 @@ fn table(
             continue;
         }
         fks.push(TargetFk {
-            name: pg_name(&format!("{tname}_{}_fkey", cols.join("_")), i),
+            name: pg_name(&format!("{tname}_{}_fkey", cols.join("_")), &mut used),
             columns: cols,
             parent: opts.target_name(&parent.name),
             parent_columns: pcols,
@@ -287,18 +288,24 @@ fn table(
     })
 }
 
-/// PostgreSQL names are at most 63 bytes; a suffix keeps repeats distinct.
-fn pg_name(base: &str, i: usize) -> String {
-    let s = if i == 0 {
-        base.to_string()
-    } else {
-        format!("{base}{i}")
+/// A constraint name of at most 63 bytes (PostgreSQL's limit), numbered
+/// like PostgreSQL's own (`t_check`, `t_check1`, …) when already `used`.
+fn pg_name(base: &str, used: &mut Vec<String>) -> String {
+    let cut = |s: String| {
+        let mut n = s.len().min(63);
+        while !s.is_char_boundary(n) {
+            n -= 1;
+        }
+        s[..n].to_string()
     };
-    let mut cut = s.len().min(63);
-    while !s.is_char_boundary(cut) {
-        cut -= 1;
+    let mut name = cut(base.to_string());
+    let mut i = 1;
+    while used.contains(&name) {
+        name = cut(format!("{base}{i}"));
+        i += 1;
     }
-    s[..cut].to_string()
+    used.push(name.clone());
+    name
 }
 
 /// `flag IN (0, 1)` on a column that became boolean.
@@ -483,7 +490,7 @@ pub fn post_load_sql(t: &TargetTable, schema: &str) -> Vec<String> {
     if !t.pk.is_empty() {
         v.push(format!(
             "ALTER TABLE {tq} ADD CONSTRAINT {} PRIMARY KEY ({})",
-            quote_ident(&pg_name(&format!("{}_pkey", t.name), 0)),
+            quote_ident(&pg_name(&format!("{}_pkey", t.name), &mut Vec::new())),
             qcols(&t.pk)
         ));
     }
@@ -537,11 +544,10 @@ pub fn sequence_sql(t: &TargetTable, schema: &str) -> Option<String> {
     let tq = format!("{}.{}", quote_ident(schema), quote_ident(&t.name));
     let seq = seq.unwrap_or(0);
     Some(format!(
-        "SELECT setval(pg_get_serial_sequence({}, {}), greatest(coalesce((SELECT max({}) FROM {tq}), 0), {seq}, 1), \
-         greatest(coalesce((SELECT max({}) FROM {tq}), 0), {seq}) > 0)",
+        "SELECT setval(pg_get_serial_sequence({}, {}), greatest(m.v, 1), m.v > 0) \
+         FROM (SELECT greatest(coalesce(max({}), 0), {seq}) AS v FROM {tq}) m",
         quote_lit(&tq),
         quote_lit(col),
-        quote_ident(col),
         quote_ident(col),
     ))
 }
