@@ -36,7 +36,7 @@ for table in order:
         (table,))
     cols = cur.fetchall()
     src_name = lite.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND lower(name) = ?", (table,)).fetchone()[0]
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND lower(name) = ?", (table,)).fetchone()[0].decode()
     conv = []
     for _, ty in cols:
         if ty == "boolean":

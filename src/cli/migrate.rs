@@ -48,6 +48,9 @@ pub struct MigrateArgs {
     /// Load into tables that already exist (the application's DDL), matching columns by name.
     #[arg(long)]
     pub into_existing: bool,
+    /// Run PRAGMA integrity_check (slower) instead of quick_check.
+    #[arg(long)]
+    pub full_integrity_check: bool,
     /// Tables loaded at the same time.
     #[arg(long, default_value_t = 2)]
     pub jobs: usize,
@@ -124,6 +127,7 @@ pub fn exec(args: MigrateArgs) -> Result<i32, CliError> {
         bool_columns: args.booleans.clone(),
         existing_schema: args.into_existing,
         jobs: args.jobs,
+        full_integrity_check: args.full_integrity_check,
     };
     let t0 = std::time::Instant::now();
     let insp = migrate::inspect(&args.source, &target, &opts, &*store).map_err(failed)?;

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use futures_util::SinkExt;
 use tokio_postgres::Client;
 
-use super::checksum::{RowHasher, TableSum};
+use super::checksum::{HEADER, TableSum};
 use super::error::{MigrateError, PgContext};
 use super::preflight::{convert_cell, select_sql, show};
 use super::snapshot::open_read_only;
@@ -19,7 +19,6 @@ use super::sqltext::quote_ident;
 use super::translate::TargetTable;
 
 const CHUNK: usize = 256 * 1024;
-const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 
 /// How a table is prepared inside the loading transaction.
 pub enum Prepare {
@@ -121,11 +120,9 @@ fn read_encode(
     let mut st = conn.prepare(&select_sql(t))?;
     let mut rows = st.query([])?;
     let off = usize::from(!t.without_rowid);
-    let ncols = t.columns.len() as i16;
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + 64 * 1024);
     buf.extend_from_slice(HEADER);
     let mut sum = TableSum::default();
-    let mut hasher = RowHasher::default();
     let mut pending = 0u64;
     let flush = |buf: &mut Vec<u8>| -> Result<(), MigrateError> {
         let Some(send) = send else {
@@ -140,22 +137,9 @@ fn read_encode(
             .map_err(|_| MigrateError::Refused("the COPY stream closed early".into()))
     };
     while let Some(r) = rows.next()? {
-        buf.extend_from_slice(&ncols.to_be_bytes());
-        for (i, c) in t.columns.iter().enumerate() {
-            let raw = r.get_ref(i + off)?;
-            let (v, _) = convert_cell(t, i, raw, naive_offset_secs).map_err(|p| {
-                MigrateError::Preflight(format!(
-                    "{}.{}: {} ({}) — the snapshot changed after the preflight?",
-                    t.source,
-                    c.source,
-                    p.0,
-                    show(raw)
-                ))
-            })?;
-            v.encode(c.ty, &mut buf);
-            hasher.cell(&v, c.ty);
-        }
-        sum.add(&hasher.finish());
+        let row_start = buf.len();
+        encode_row(t, r, off, naive_offset_secs, &mut buf)?;
+        sum.add_row(&buf[row_start..]);
         pending += 1;
         if buf.len() >= CHUNK {
             flush(&mut buf)?;
@@ -167,4 +151,63 @@ fn read_encode(
     flush(&mut buf)?;
     done.fetch_add(pending, Ordering::Relaxed);
     Ok(sum)
+}
+
+/// Appends one row in binary COPY format.
+fn encode_row(
+    t: &TargetTable,
+    r: &rusqlite::Row<'_>,
+    off: usize,
+    naive_offset_secs: i32,
+    buf: &mut Vec<u8>,
+) -> Result<(), MigrateError> {
+    buf.extend_from_slice(&(t.columns.len() as i16).to_be_bytes());
+    for (i, c) in t.columns.iter().enumerate() {
+        let raw = r.get_ref(i + off)?;
+        let (v, _) = convert_cell(t, i, raw, naive_offset_secs).map_err(|p| {
+            MigrateError::Preflight(format!(
+                "{}.{}: {} ({}) — the snapshot changed after the preflight?",
+                t.source,
+                c.source,
+                p.0,
+                show(raw)
+            ))
+        })?;
+        v.encode(c.ty, buf);
+    }
+    Ok(())
+}
+
+/// Encodes the table's rows in primary key order, one at a time, until
+/// `row` returns false (for locating differences).
+pub fn encode_rows_by_key(
+    t: &TargetTable,
+    snapshot: &Path,
+    naive_offset_secs: i32,
+    mut row: impl FnMut(&[u8]) -> bool,
+) -> Result<(), MigrateError> {
+    let conn = open_read_only(snapshot)?;
+    let cols: Vec<String> = t.columns.iter().map(|c| quote_ident(&c.source)).collect();
+    let order: Vec<String> =
+        t.pk.iter()
+            .filter_map(|k| t.columns.iter().find(|c| &c.name == k))
+            .map(|c| quote_ident(&c.source))
+            .collect();
+    let sql = format!(
+        "SELECT {} FROM {} ORDER BY {}",
+        cols.join(", "),
+        quote_ident(&t.source),
+        order.join(", ")
+    );
+    let mut st = conn.prepare(&sql)?;
+    let mut rows = st.query([])?;
+    let mut buf = Vec::new();
+    while let Some(r) = rows.next()? {
+        buf.clear();
+        encode_row(t, r, 0, naive_offset_secs, &mut buf)?;
+        if !row(&buf) {
+            break;
+        }
+    }
+    Ok(())
 }

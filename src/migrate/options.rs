@@ -40,6 +40,10 @@ pub struct Options {
     pub existing_schema: bool,
     /// Tables loaded at once.
     pub jobs: usize,
+    /// `PRAGMA integrity_check` instead of `quick_check` (which skips the
+    /// index-against-table comparison: PostgreSQL builds its indexes from
+    /// the table data anyway).
+    pub full_integrity_check: bool,
 }
 
 impl Default for Options {
@@ -52,6 +56,7 @@ impl Default for Options {
             bool_columns: Vec::new(),
             existing_schema: false,
             jobs: 2,
+            full_integrity_check: false,
         }
     }
 }

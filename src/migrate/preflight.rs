@@ -3,11 +3,15 @@
 //! uses. Each finding names the table, column, row and value.
 
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rusqlite::Connection;
 use rusqlite::types::ValueRef;
 
 use super::error::MigrateError;
+use super::snapshot::open_read_only;
 use super::sqltext::quote_ident;
 use super::translate::{TargetTable, Translation};
 use super::value::{self, Value};
@@ -61,22 +65,66 @@ impl Report {
     }
 }
 
+/// The database checks on one connection while `jobs` threads scan the
+/// tables, each on a connection of its own to `snapshot`.
 pub fn run(
-    conn: &Connection,
+    snapshot: &Path,
     tr: &Translation,
     naive_offset_secs: i32,
+    jobs: usize,
+    full_integrity_check: bool,
 ) -> Result<Report, MigrateError> {
-    let mut rep = Report::default();
-    integrity(conn, &mut rep)?;
-    foreign_keys(conn, &mut rep)?;
-    for t in &tr.tables {
-        scan_table(conn, t, naive_offset_secs, &mut rep)?;
+    let next = AtomicUsize::new(0);
+    let parts: Mutex<Vec<Option<Report>>> = Mutex::new(vec![None; tr.tables.len()]);
+    let mut rep = std::thread::scope(|s| -> Result<Report, MigrateError> {
+        let db = s.spawn(|| -> Result<Report, MigrateError> {
+            let conn = open_read_only(snapshot)?;
+            let mut rep = Report::default();
+            integrity(&conn, full_integrity_check, &mut rep)?;
+            foreign_keys(&conn, &mut rep)?;
+            Ok(rep)
+        });
+        let workers: Vec<_> = (0..jobs.max(1))
+            .map(|_| {
+                s.spawn(|| -> Result<(), MigrateError> {
+                    let conn = open_read_only(snapshot)?;
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        let Some(t) = tr.tables.get(i) else {
+                            return Ok(());
+                        };
+                        let mut part = Report::default();
+                        scan_table(&conn, t, naive_offset_secs, &mut part)?;
+                        parts.lock().expect("preflight parts")[i] = Some(part);
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().expect("preflight thread")?;
+        }
+        db.join().expect("preflight thread")
+    })?;
+    for part in parts
+        .into_inner()
+        .expect("preflight parts")
+        .into_iter()
+        .flatten()
+    {
+        rep.findings.extend(part.findings);
+        rep.more += part.more;
+        rep.columns.extend(part.columns);
     }
     Ok(rep)
 }
 
-fn integrity(conn: &Connection, rep: &mut Report) -> Result<(), MigrateError> {
-    let mut st = conn.prepare("PRAGMA integrity_check")?;
+fn integrity(conn: &Connection, full: bool, rep: &mut Report) -> Result<(), MigrateError> {
+    let pragma = if full {
+        "integrity_check"
+    } else {
+        "quick_check"
+    };
+    let mut st = conn.prepare(&format!("PRAGMA {pragma}"))?;
     let msgs: Vec<String> = st
         .query_map([], |r| r.get::<_, String>(0))?
         .collect::<Result<_, _>>()?;
@@ -86,7 +134,7 @@ fn integrity(conn: &Connection, rep: &mut Report) -> Result<(), MigrateError> {
             column: "-".into(),
             row: "-".into(),
             value: "-".into(),
-            problem: format!("integrity_check: {m}"),
+            problem: format!("{pragma}: {m}"),
         });
     }
     Ok(())

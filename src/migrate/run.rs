@@ -139,7 +139,14 @@ pub fn inspect(
         }
         Ok::<_, MigrateError>((existing, nonempty, schema_exists))
     })?;
-    let preflight = preflight::run(&conn, &translation, opts.naive_offset_secs)?;
+    drop(conn);
+    let preflight = preflight::run(
+        snapshot.path(),
+        &translation,
+        opts.naive_offset_secs,
+        opts.jobs,
+        opts.full_integrity_check,
+    )?;
     // VARCHAR(n) is kept only where every value fits.
     if !opts.existing_schema {
         for t in &mut translation.tables {
@@ -369,7 +376,14 @@ async fn run_async(
     let mut phases = Vec::new();
     let mut clients = Vec::with_capacity(jobs);
     for _ in 0..jobs {
-        clients.push(insp.target.connect().await?);
+        let c = insp.target.connect().await?;
+        // Loads commit without waiting for the WAL flush; the synchronous
+        // commits of the key and constraint phase flush them all before
+        // the run reports success.
+        c.batch_execute("SET synchronous_commit = off")
+            .await
+            .doing(|| "setting up the session".into())?;
+        clients.push(c);
     }
     let t = Instant::now();
     {
@@ -464,6 +478,11 @@ async fn run_async(
 
     // Keys, constraints and indexes per table, in parallel; then FKs and sequences.
     let t = Instant::now();
+    for c in &clients {
+        c.batch_execute("SET synchronous_commit = on")
+            .await
+            .doing(|| "setting up the session".into())?;
+    }
     if !opts.existing_schema {
         obs.phase("building keys, constraints and indexes");
         let next = AtomicUsize::new(0);
@@ -482,12 +501,31 @@ async fn run_async(
             }
         });
         futures_util::future::try_join_all(work).await?;
+        // Added NOT VALID (no scan, brief locks), then validated in
+        // parallel: VALIDATE takes locks that do not conflict with each other.
         obs.phase("adding foreign keys");
+        let mut validate = Vec::new();
         for t in tables {
-            for sql in translate::fk_sql(t, schema) {
-                clients[0].batch_execute(&sql).await.doing(|| sql.clone())?;
+            for (add, check) in translate::fk_sql_parts(t, schema) {
+                clients[0].batch_execute(&add).await.doing(|| add.clone())?;
+                validate.push(check);
             }
         }
+        let next = AtomicUsize::new(0);
+        let work = clients.iter().map(|c| {
+            let next = &next;
+            let validate = &validate;
+            async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(sql) = validate.get(i) else {
+                        return Ok::<(), MigrateError>(());
+                    };
+                    c.batch_execute(sql).await.doing(|| sql.clone())?;
+                }
+            }
+        });
+        futures_util::future::try_join_all(work).await?;
     }
     for t in tables {
         if let Some(sql) = translate::sequence_sql(t, schema) {

@@ -29,6 +29,8 @@ impl Snapshot {
         let path = dir.join("snapshot.sqlite");
         let snap = Snapshot { dir, path };
         let mut dst = Connection::open(&snap.path)?;
+        // A scratch copy: no journal, no fsync.
+        dst.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")?;
         {
             let backup = rusqlite::backup::Backup::new(&src, &mut dst)?;
             // -1: all pages in one step, inside one read transaction.

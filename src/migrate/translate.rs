@@ -538,6 +538,25 @@ pub fn fk_sql(t: &TargetTable, schema: &str) -> Vec<String> {
         .collect()
 }
 
+/// Each FOREIGN KEY as `ADD … NOT VALID` and the `VALIDATE CONSTRAINT` that follows.
+pub fn fk_sql_parts(t: &TargetTable, schema: &str) -> Vec<(String, String)> {
+    fk_sql(t, schema)
+        .into_iter()
+        .zip(&t.fks)
+        .map(|(add, f)| {
+            (
+                format!("{add} NOT VALID"),
+                format!(
+                    "ALTER TABLE {}.{} VALIDATE CONSTRAINT {}",
+                    quote_ident(schema),
+                    quote_ident(&t.name),
+                    quote_ident(&f.name)
+                ),
+            )
+        })
+        .collect()
+}
+
 /// Sets the identity sequence to greatest(max(id), sqlite_sequence.seq).
 pub fn sequence_sql(t: &TargetTable, schema: &str) -> Option<String> {
     let (col, seq) = t.identity.as_ref()?;

@@ -321,33 +321,6 @@ impl Value<'_> {
         let len = (out.len() - start - 4) as i32;
         out[start..start + 4].copy_from_slice(&len.to_be_bytes());
     }
-
-    /// The canonical text both sides of the checksum compute; see
-    /// [`super::verify::render_sql`] for the PostgreSQL side. `None` for NULL.
-    pub fn canonical(&self, ty: PgType) -> Option<Cow<'_, str>> {
-        Some(match self {
-            Value::Null => return None,
-            Value::Int(n) => Cow::Owned(n.to_string()),
-            Value::Float(f) if ty == PgType::Float4 => {
-                Cow::Owned(hex(&(*f as f32).to_bits().to_be_bytes()))
-            }
-            Value::Float(f) => Cow::Owned(hex(&f.to_bits().to_be_bytes())),
-            Value::Numeric(d) => Cow::Owned(d.to_pg_text()),
-            Value::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
-            Value::Text(s) => Cow::Borrowed(s.as_ref()),
-            Value::Bytes(b) => Cow::Owned(hex(b)),
-            Value::Micros(us) => Cow::Owned(epoch_text(*us)),
-            Value::Days(d) => Cow::Owned(d.to_string()),
-        })
-    }
-}
-
-/// µs since the epoch as PostgreSQL prints `extract(epoch from …)`:
-/// seconds with exactly six decimals.
-fn epoch_text(us: i64) -> String {
-    let sign = if us < 0 { "-" } else { "" };
-    let a = us.unsigned_abs();
-    format!("{sign}{}.{:06}", a / 1_000_000, a % 1_000_000)
 }
 
 #[cfg(test)]
@@ -399,23 +372,5 @@ mod tests {
         );
         let v = r.convert(ValueRef::Real(0.1 + 0.2)).unwrap().0;
         assert_eq!(v, Value::Text("0.30000000000000004".into()));
-    }
-
-    #[test]
-    fn canonical_forms() {
-        assert_eq!(
-            Value::Micros(1_500_000)
-                .canonical(PgType::Timestamptz)
-                .unwrap(),
-            "1.500000"
-        );
-        assert_eq!(
-            Value::Micros(-1).canonical(PgType::Timestamptz).unwrap(),
-            "-0.000001"
-        );
-        assert_eq!(
-            Value::Float(0.1 + 0.2).canonical(PgType::Float8).unwrap(),
-            "3fd3333333333334"
-        );
     }
 }
