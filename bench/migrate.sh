@@ -105,7 +105,9 @@ for db in booking chat; do
   timed tbuddy "$db" -- "$TBUDDY" migrate --no-progress --state "$WORK/state.db" \
     $( [ "$db" = booking ] && echo --boolean services.is_active --boolean masters.is_active ) \
     "$WORK/$db.db" "$(url tbuddy_$db)"
-  timed pgloader "$db" -- pgloader "$WORK/$db.db" \
+  # Debian's pgloader exhausts SBCL's default heap on the booking set ("Heap exhausted
+  # during garbage collection"): give it 4 GB of dynamic space.
+  timed pgloader "$db" -- pgloader --dynamic-space-size 4096 "$WORK/$db.db" \
     "postgresql://postgres@unix:$WORK:5432/pgloader_$db"
   # The INSERT script gets the same DDL the tool uses (printed by a dry run into an empty database).
   psql_ -d postgres -c "CREATE DATABASE ddl_$db" >/dev/null

@@ -382,7 +382,7 @@ async fn run_async(
         // the run reports success.
         c.batch_execute("SET synchronous_commit = off")
             .await
-            .doing(|| "setting up the session".into())?;
+            .doing(|| "setting up the connection".into())?;
         clients.push(c);
     }
     let t = Instant::now();
@@ -481,7 +481,7 @@ async fn run_async(
     for c in &clients {
         c.batch_execute("SET synchronous_commit = on")
             .await
-            .doing(|| "setting up the session".into())?;
+            .doing(|| "setting up the connection".into())?;
     }
     if !opts.existing_schema {
         obs.phase("building keys, constraints and indexes");
