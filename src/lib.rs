@@ -20,4 +20,5 @@ pub mod template;
 #[cfg(test)]
 pub(crate) mod testsupport;
 pub mod vars;
+pub mod vault;
 pub mod yaml;

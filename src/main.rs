@@ -14,8 +14,9 @@ fn main() {
     let code = match cli::run(args) {
         Ok(code) => code,
         Err(e) => {
-            eprint!("{}", e.message);
-            if !e.message.ends_with('\n') {
+            let message = tbuddy_deploy::vault::taint::scrub(&e.message);
+            eprint!("{message}");
+            if !message.ends_with('\n') {
                 eprintln!();
             }
             e.code

@@ -64,7 +64,10 @@ pub fn exec(mut args: ApplyArgs) -> Result<i32, CliError> {
         let sink = args.run.sink(true);
         let report =
             run_playbook(&playbook, &inventory, &opts, sink.as_ref()).map_err(run_error)?;
-        println!("\n{}", report.plan.render());
+        println!(
+            "\n{}",
+            tbuddy_deploy::vault::taint::scrub(&report.plan.render())
+        );
         if report.exit_code() != exit::OK {
             return Ok(report.exit_code());
         }

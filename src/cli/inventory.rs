@@ -4,6 +4,8 @@ use super::CliError;
 use super::run_args::render_inventory_error;
 use clap::Args;
 use tbuddy_deploy::inventory::Inventory;
+// Values of vault-encrypted vars files show as <redacted>.
+use tbuddy_deploy::vault::taint::scrub;
 
 #[derive(Debug, Args)]
 pub struct InventoryArgs {
@@ -24,8 +26,12 @@ pub struct InventoryArgs {
 pub fn exec(args: InventoryArgs) -> Result<i32, CliError> {
     let project = std::env::current_dir()
         .map_err(|e| CliError::usage(format!("cannot read the current directory: {e}")))?;
-    let inv = Inventory::load(&args.inventory, &project)
-        .map_err(|e| CliError::usage(render_inventory_error(e)))?;
+    let inv = Inventory::load_with_vault(
+        &args.inventory,
+        &project,
+        tbuddy_deploy::vault::inventory_decryptor(),
+    )
+    .map_err(|e| CliError::usage(render_inventory_error(e)))?;
     if args.graph {
         print!("{}", inv.graph());
     } else if let Some(host) = &args.host {
@@ -37,13 +43,13 @@ pub fn exec(args: InventoryArgs) -> Result<i32, CliError> {
         let vars = serde_json::Value::Object(inv.host_vars(host));
         println!(
             "{}",
-            serde_json::to_string_pretty(&vars).unwrap_or_default()
+            scrub(&serde_json::to_string_pretty(&vars).unwrap_or_default())
         );
     } else {
         let list = inv.to_list_json();
         println!(
             "{}",
-            serde_json::to_string_pretty(&list).unwrap_or_default()
+            scrub(&serde_json::to_string_pretty(&list).unwrap_or_default())
         );
     }
     Ok(super::exit::OK)

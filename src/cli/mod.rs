@@ -13,6 +13,7 @@ mod run_args;
 mod runs;
 mod saved_plan;
 mod store;
+mod vault;
 
 use clap::{Parser, Subcommand};
 
@@ -36,6 +37,8 @@ pub mod exit {
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    #[command(flatten)]
+    pub vault: vault::VaultArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -60,6 +63,8 @@ pub enum Command {
     ForceUnlock(force_unlock::ForceUnlockArgs),
     /// Copy an SQLite database into PostgreSQL: translated, preflighted, verified.
     Migrate(migrate::MigrateArgs),
+    /// Encrypt, decrypt, view, edit or rekey Ansible Vault files.
+    Vault(vault::VaultCmdArgs),
 }
 
 /// An error that ends the command with a message and an exit code.
@@ -85,6 +90,7 @@ impl From<tbuddy_deploy::diag::Diagnostic> for CliError {
 }
 
 pub fn run(cli: Cli) -> Result<i32, CliError> {
+    tbuddy_deploy::vault::install(cli.vault.keyring()?);
     match cli.command {
         Command::Plan(a) => plan::exec(a),
         Command::Apply(a) => apply::exec(a),
@@ -96,5 +102,6 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
         Command::Rollback(a) => rollback::exec(a),
         Command::ForceUnlock(a) => force_unlock::exec(a),
         Command::Migrate(a) => migrate::exec(a),
+        Command::Vault(a) => vault::exec(a, &cli.vault),
     }
 }

@@ -25,7 +25,10 @@ pub fn exec(args: PlanArgs) -> Result<i32, CliError> {
     let report = run_playbook(&playbook, &inventory, &opts, sink.as_ref())
         .map_err(super::apply::run_error)?;
     if !args.run.json {
-        print!("\n{}", report.plan.render());
+        print!(
+            "\n{}",
+            tbuddy_deploy::vault::taint::scrub(&report.plan.render())
+        );
     }
     let code = report.exit_code();
     if let Some(out) = &args.out {

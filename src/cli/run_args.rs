@@ -70,8 +70,12 @@ impl RunArgs {
     pub fn load(&self) -> Result<(Playbook, Inventory), CliError> {
         let project = std::env::current_dir()
             .map_err(|e| CliError::usage(format!("cannot read the current directory: {e}")))?;
-        let mut inventory = Inventory::load(&self.inventory, &project)
-            .map_err(|e| CliError::usage(render_inventory_error(e)))?;
+        let mut inventory = Inventory::load_with_vault(
+            &self.inventory,
+            &project,
+            tbuddy_deploy::vault::inventory_decryptor(),
+        )
+        .map_err(|e| CliError::usage(render_inventory_error(e)))?;
         if !self.playbook.exists() {
             return Err(CliError::usage(format!(
                 "error: the playbook {} does not exist",
@@ -121,7 +125,14 @@ impl RunArgs {
         })
     }
 
+    /// Where events go; secret values are redacted on the way.
     pub fn sink(&self, show_diff: bool) -> Box<dyn EventSink> {
+        Box::new(tbuddy_deploy::output::redact::Redacting(
+            self.unredacted_sink(show_diff),
+        ))
+    }
+
+    fn unredacted_sink(&self, show_diff: bool) -> Box<dyn EventSink> {
         if self.json {
             Box::new(JsonLines::default())
         } else {

@@ -22,7 +22,8 @@ impl StateArgs {
     pub fn open(&self) -> Result<Arc<dyn StateStore>, CliError> {
         let project = project_dir()?;
         let spec = StateSpec::resolve(self.state.as_deref(), &project).map_err(state_error)?;
-        state::open(&spec).map(Arc::from).map_err(state_error)
+        let store: Arc<dyn StateStore> = state::open(&spec).map(Arc::from).map_err(state_error)?;
+        Ok(Arc::new(state::redact::Redacting(store)))
     }
 }
 

@@ -6,13 +6,17 @@
 //! bounded controller memory.
 
 mod local;
+pub mod postgres;
+mod shell;
 mod spec;
 mod ssh;
 mod sudo;
 
 pub use local::LocalConnection;
+pub use postgres::PostgresConnection;
 pub use spec::{ConnSpec, SSH_VARS};
 pub use ssh::{DEFAULT_CONNECT_TIMEOUT, SshConnection, SshParams};
+pub(crate) use sudo::nonce;
 
 use std::fmt;
 use std::io::Read;
@@ -109,6 +113,11 @@ pub trait Connection: Send {
 
     /// A short description for messages (`local`, `ssh root@10.0.0.5:22`).
     fn describe(&self) -> String;
+
+    /// A PostgreSQL server reached directly (`ansible_connection: postgres`).
+    fn postgres(&mut self) -> Option<&mut PostgresConnection> {
+        None
+    }
 }
 
 impl fmt::Debug for dyn Connection {

@@ -14,16 +14,18 @@
 //! (`Stdin::Reader`) is read on a plain thread and handed to the async writer in chunks
 //! through a bounded channel, so the reader may block and memory stays bounded.
 
+use super::shell::{LOOP, ShellError, ShellIo};
 use super::sudo::{self, Event, Gate, Scanner, Step, nonce};
-use super::{ConnError, Connection, Exec, Output, STREAM_CHUNK, Stdin};
+use super::{Become, ConnError, Connection, Exec, Output, STREAM_CHUNK, Stdin, with_env};
 use openssh::{Error as SshError, Session, Stdio};
 use serde_json::{Map, Value};
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -177,16 +179,33 @@ fn split_args(s: &str) -> Vec<String> {
     shlex::split(s).unwrap_or_else(|| s.split_whitespace().map(str::to_string).collect())
 }
 
-/// One control master for one host.
-#[derive(Debug)]
+/// One control master for one host, and the persistent shells running over it (by the
+/// user they run as: `None` is the login user).
 struct Master {
-    session: Option<Session>,
+    session: Option<Arc<Session>>,
     ctl: PathBuf,
     log: PathBuf,
+    shells: HashMap<Option<String>, RemoteShell>,
+}
+
+impl std::fmt::Debug for Master {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Master")
+            .field("ctl", &self.ctl)
+            .field("shells", &self.shells.len())
+            .finish()
+    }
+}
+
+/// A persistent shell (see `shell.rs`) and the channel it runs in.
+struct RemoteShell {
+    io: ShellIo<openssh::ChildStdin, openssh::ChildStdout, openssh::ChildStderr>,
+    /// Dropping it closes the channel; the shell then reads end of file and exits.
+    _child: openssh::Child<Arc<Session>>,
 }
 
 impl Master {
-    fn session(&self) -> &Session {
+    fn session(&self) -> &Arc<Session> {
         self.session.as_ref().expect("session present until close")
     }
 
@@ -199,7 +218,9 @@ impl Master {
 
     /// Stops the master (if it still runs) and removes its files.
     fn close(mut self) {
-        if let Some(session) = self.session.take() {
+        // The shells hold the session too; their channels close with them.
+        self.shells.clear();
+        if let Some(session) = self.session.take().and_then(|s| Arc::try_unwrap(s).ok()) {
             // A master that hangs must not hang us: the close request gets a few seconds.
             block_on(async {
                 let _ = tokio::time::timeout(Duration::from_secs(5), session.close()).await;
@@ -215,7 +236,17 @@ pub struct SshConnection {
     params: SshParams,
     master: Option<Master>,
     last_connect: Option<Duration>,
+    /// Whether scripts go through a persistent shell (see `shell.rs`). Turned off for the
+    /// rest of the run when the host cannot keep one (no `mktemp`, `/tmp` not writable, or
+    /// shells that keep dying): every command then gets its own session, as before.
+    persistent: bool,
+    shell_failures: u32,
+    /// Why the last persistent shell failed (for tests and debugging).
+    shell_error: Option<String>,
 }
+
+/// After this many persistent shells died on a host, it gets one session per command.
+const MAX_SHELL_FAILURES: u32 = 2;
 
 impl SshConnection {
     pub fn new(params: SshParams) -> Self {
@@ -223,6 +254,23 @@ impl SshConnection {
             params,
             master: None,
             last_connect: None,
+            persistent: true,
+            shell_failures: 0,
+            shell_error: None,
+        }
+    }
+
+    /// Whether scripts still go through persistent shells, and why the last one failed.
+    pub fn persistent_shell(&self) -> (bool, Option<&str>) {
+        (self.persistent, self.shell_error.as_deref())
+    }
+
+    /// Chooses between one persistent shell per user (the default) and one SSH session
+    /// per command.
+    pub fn set_persistent_shell(&mut self, on: bool) {
+        self.persistent = on;
+        if !on && let Some(m) = self.master.as_mut() {
+            m.shells.clear();
         }
     }
 
@@ -260,6 +308,17 @@ impl SshConnection {
 impl SshConnection {
     /// Runs one command, reconnecting once if the master was gone before it started.
     fn exec_input(&mut self, req: &Exec<'_>, input: &mut Input<'_>) -> Result<Output, ConnError> {
+        let data = match input {
+            Input::Null => Some(None),
+            Input::Bytes(b) => Some(Some(*b)),
+            Input::Feed(_) => None,
+        };
+        if let Some(data) = data
+            && self.persistent
+            && let Some(done) = self.exec_on_shell(req, data)
+        {
+            return done;
+        }
         let mut retried = false;
         loop {
             self.connect()?;
@@ -292,6 +351,156 @@ impl SshConnection {
             }
         }
     }
+}
+
+impl SshConnection {
+    /// Runs one command on the persistent shell of its user, starting that shell first if
+    /// needed. `None`: the shell could not take it and nothing ran; the caller runs it the
+    /// ordinary way (which also reconnects a lost master).
+    fn exec_on_shell(
+        &mut self,
+        req: &Exec<'_>,
+        data: Option<&[u8]>,
+    ) -> Option<Result<Output, ConnError>> {
+        let login = self.params.user.clone();
+        let key = req
+            .become_as
+            .filter(|b| login.as_deref() != Some(b.user.as_str()))
+            .map(|b| b.user.clone());
+        if let Err(e) = self.connect() {
+            return Some(Err(e));
+        }
+        let master = self.master.as_mut().expect("connected");
+        if !master.shells.contains_key(&key) {
+            let session = Arc::clone(master.session());
+            match block_on(start_shell(session, req.become_as, login.as_deref())) {
+                Ok(shell) => {
+                    master.shells.insert(key.clone(), shell);
+                }
+                Err(StartError::Become(msg)) => return Some(Err(ConnError::Failed(msg))),
+                Err(StartError::Other(m)) => {
+                    self.shell_failed(m);
+                    return None;
+                }
+            }
+        }
+        let shell = master.shells.get_mut(&key).expect("started above");
+        let script = with_env(req.script, req.env);
+        match block_on(shell.io.run(&script, data)) {
+            Ok(out) => Some(Ok(out)),
+            Err(ShellError::NotStarted(m)) => {
+                master.shells.remove(&key);
+                self.shell_failed(m);
+                None
+            }
+            Err(ShellError::Lost(m)) => {
+                master.shells.remove(&key);
+                let alive = block_on(master.session().check()).is_ok();
+                let tail = master.log_tail();
+                self.shell_failed(m.clone());
+                if alive {
+                    return Some(Err(ConnError::Failed(m)));
+                }
+                self.disconnect();
+                Some(Err(self.unreachable(&join_msg(
+                    "the ssh connection was lost while the command ran (it may have partly run)",
+                    &tail,
+                ))))
+            }
+        }
+    }
+
+    fn shell_failed(&mut self, why: String) {
+        self.shell_error = Some(why);
+        self.shell_failures += 1;
+        if self.shell_failures >= MAX_SHELL_FAILURES {
+            self.set_persistent_shell(false);
+        }
+    }
+}
+
+/// Why a persistent shell did not start.
+enum StartError {
+    /// sudo refused: the same refusal an ordinary command would get.
+    Become(String),
+    /// Anything else; the host gets one session per command instead.
+    Other(String),
+}
+
+/// Starts `LOOP` as `become_as` (through sudo, answering its prompt like `run` does) and
+/// waits until it is ready.
+async fn start_shell(
+    session: Arc<Session>,
+    become_as: Option<&Become>,
+    login_user: Option<&str>,
+) -> Result<RemoteShell, StartError> {
+    let req = Exec {
+        script: LOOP,
+        become_as,
+        ..Default::default()
+    };
+    let plan = sudo::plan(&req, login_user);
+    let password = sudo::password(&req, &plan);
+    let mut cmd = session.arc_raw_command(plan.command_line());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .await
+        .map_err(|e| StartError::Other(format!("cannot start the shell: {}", err_chain(&e))))?;
+    let (Some(mut stdin), Some(stdout), Some(mut stderr)) = (
+        child.stdin().take(),
+        child.stdout().take(),
+        child.stderr().take(),
+    ) else {
+        return Err(StartError::Other("the shell's streams are missing".into()));
+    };
+    let mut err_buf = Vec::new();
+    if let Some(marker) = plan.marker.as_deref() {
+        let mut scanner = Scanner::new(marker, plan.prompt.as_deref());
+        let mut gate = Gate::default();
+        let mut chunk = vec![0u8; 4096];
+        let ready = 'talk: loop {
+            let n = stderr.read(&mut chunk).await.unwrap_or(0);
+            if n == 0 {
+                break 'talk false;
+            }
+            for ev in scanner.feed(&chunk[..n]) {
+                match gate.next(Some(ev)) {
+                    Step::Answer => {
+                        let line = format!(
+                            "{}
+",
+                            password.unwrap_or_default()
+                        );
+                        let _ = stdin.write_all(line.as_bytes()).await;
+                        let _ = stdin.flush().await;
+                    }
+                    Step::Proceed => break 'talk true,
+                    Step::GiveUp => break 'talk false,
+                }
+            }
+        };
+        if !ready {
+            // Closing its input makes sudo give up if it still waits for a password.
+            drop(stdin);
+            let mut rest = Vec::new();
+            let _ = stderr.read_to_end(&mut rest).await;
+            scanner.feed(&rest);
+            let rc = child.wait().await.ok().and_then(|s| s.code()).unwrap_or(-1);
+            let (prompts, wrong) = (scanner.prompts, gate.wrong_password);
+            let said = tidy_ssh_text(&String::from_utf8_lossy(&scanner.into_stderr()), 6);
+            let user = plan.become_user.as_deref().unwrap_or("?");
+            return Err(StartError::Become(sudo::become_error(
+                user, &said, wrong, prompts, rc,
+            )));
+        }
+        err_buf = std::mem::take(&mut scanner.buf);
+    }
+    let mut io = ShellIo::new(stdin, stdout, stderr, err_buf);
+    io.wait_ready().await.map_err(StartError::Other)?;
+    Ok(RemoteShell { io, _child: child })
 }
 
 impl Connection for SshConnection {
@@ -480,9 +689,10 @@ fn launch_master(p: &SshParams) -> Result<Master, ConnError> {
     }
     let session = Session::resume_mux(ctl.clone().into_boxed_path(), Some(log.clone().into()));
     Ok(Master {
-        session: Some(session),
+        session: Some(Arc::new(session)),
         ctl,
         log,
+        shells: HashMap::new(),
     })
 }
 
@@ -1498,12 +1708,18 @@ mod tests {
         assert_eq!(sh(&mut c, "echo ok").stdout_str(), "ok\n");
 
         // an inventory ControlPersist wins over ours; an idled-out master reconnects quietly
+        // (a persistent shell keeps its master busy, so this needs one session per command)
         p.common_args
             .extend(["-o".to_string(), "ControlPersist=1".to_string()]);
+        let mut c = SshConnection::new(p.clone());
+        assert_eq!(sh(&mut c, "true").rc, 0);
+        let busy = c.master.as_ref().unwrap().ctl.clone();
         let mut c = SshConnection::new(p);
+        c.set_persistent_shell(false);
         assert_eq!(sh(&mut c, "true").rc, 0);
         let ctl = c.master.as_ref().unwrap().ctl.clone();
         std::thread::sleep(Duration::from_millis(2500));
+        assert_eq!(ssh_pids_with(&busy).len(), 1, "the shell keeps its master");
         assert!(
             ssh_pids_with(&ctl).is_empty(),
             "master should have idled out"
@@ -1565,24 +1781,53 @@ mod tests {
         connects.sort();
         eprintln!("connect times: {connects:?}");
 
-        let mut c = SshConnection::new(p.clone());
-        c.connect().unwrap();
-        let mut times = Vec::new();
-        let all = Instant::now();
-        for _ in 0..200 {
-            let t = Instant::now();
-            assert_eq!(sh(&mut c, "true").rc, 0);
-            times.push(t.elapsed());
+        // Per command: a persistent shell against one session each, plain and through sudo
+        // (the login user then is the passwordless sudoer when the harness names one).
+        let mut sudo_p = p.clone();
+        sudo_p.user = env("TBUDDY_SSH_TEST_SUDO_USER").or(p.user.clone());
+        let to_root = Become {
+            user: "root".into(),
+            password: None,
+        };
+        for (label, params, become_as) in [
+            ("as the login user", &p, None),
+            ("with sudo", &sudo_p, Some(&to_root)),
+        ] {
+            for persistent in [true, false] {
+                let mut c = SshConnection::new(params.clone());
+                c.set_persistent_shell(persistent);
+                c.connect().unwrap();
+                let mut times = Vec::new();
+                let all = Instant::now();
+                for _ in 0..100 {
+                    let t = Instant::now();
+                    let out = c
+                        .exec(&Exec {
+                            script: "true",
+                            become_as,
+                            ..Default::default()
+                        })
+                        .unwrap();
+                    assert_eq!(out.rc, 0);
+                    times.push(t.elapsed());
+                }
+                let total = all.elapsed();
+                times.sort();
+                eprintln!(
+                    "100 x true {label}, {}: mean {:?}, p50 {:?}, p95 {:?}, max {:?}",
+                    if persistent {
+                        "persistent shell"
+                    } else {
+                        "one session each"
+                    },
+                    total / 100,
+                    times[50],
+                    times[95],
+                    times[99]
+                );
+                assert_eq!(c.persistent_shell(), (persistent, None));
+            }
         }
-        let total = all.elapsed();
-        times.sort();
-        eprintln!(
-            "200 x true over one session: total {total:?}, mean {:?}, p50 {:?}, p95 {:?}, max {:?}",
-            total / 200,
-            times[100],
-            times[190],
-            times[199]
-        );
 
         // 20 OS threads, one connection each, sharing the runtime
         let t = Instant::now();

@@ -111,9 +111,12 @@ fn strings(items: &[String]) -> Value {
 fn sorted(value: Value) -> Value {
     match value {
         Value::Object(map) => {
-            if let (Some(Value::String(tag)), Some(Value::String(text)), 2) =
-                (map.get("__tag__"), map.get("value"), map.len())
+            if let (Some(Value::String(tag)), Some(Value::String(text))) =
+                (map.get("__tag__"), map.get("value"))
                 && tag == "vault"
+                && map
+                    .keys()
+                    .all(|k| ["__tag__", "value", "__pos__"].contains(&k.as_str()))
             {
                 let mut vault = Map::new();
                 vault.insert("__ansible_vault".into(), Value::String(text.clone()));

@@ -59,6 +59,11 @@ pub static COPY: ModuleSpec = ModuleSpec {
             Bool,
             "Replace a file whose content differs (default yes).",
         ),
+        arg(
+            "decrypt",
+            Bool,
+            "Decrypt a vault-encrypted src before copying (default yes); its content is secret.",
+        ),
         ATTR_ARGS[0],
         ATTR_ARGS[1],
         ATTR_ARGS[2],
@@ -122,9 +127,21 @@ impl Module for Copy {
                 let meta = std::fs::metadata(&path).map_err(cannot)?;
                 use std::os::unix::fs::PermissionsExt;
                 let mode = Some(meta.permissions().mode() & 0o7777);
+                let decrypt = argx::boolean(args, "decrypt", true)?;
                 let body = if meta.len() <= MAX_DIFF_BYTES {
-                    Body::Bytes(std::fs::read(&path).map_err(cannot)?)
+                    let data = std::fs::read(&path).map_err(cannot)?;
+                    Body::Bytes(if decrypt {
+                        open_vault_src(data, &path)?
+                    } else {
+                        data
+                    })
                 } else {
+                    if decrypt && starts_as_vault(&path) {
+                        return Err(ModuleError::new(format!(
+                            "{}: vault-encrypted sources over 1 MiB are not supported",
+                            path.display()
+                        )));
+                    }
                     let (sha1, size) = file_sha1(&path).map_err(cannot)?;
                     Body::File { path, size, sha1 }
                 };
@@ -137,6 +154,27 @@ impl Module for Copy {
         }
         Ok(Box::new(PutFile::new(args, dest, body, src, src_mode)?))
     }
+}
+
+fn starts_as_vault(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 64];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .is_ok_and(|n| crate::vault::format::is_vault(&head[..n]))
+}
+
+/// A vault-encrypted copy source, decrypted (its text becomes secret).
+fn open_vault_src(data: Vec<u8>, path: &std::path::Path) -> ModResult<Vec<u8>> {
+    if !crate::vault::format::is_vault(&data) {
+        return Ok(data);
+    }
+    let text = String::from_utf8_lossy(&data);
+    let plain = crate::vault::keyring()
+        .decrypt(&text, &path.display().to_string())
+        .map_err(|e| ModuleError::new(e.to_string()))?;
+    crate::vault::taint::register(&String::from_utf8_lossy(&plain));
+    Ok(plain)
 }
 
 impl Module for Template {

@@ -24,6 +24,7 @@ mod lineedit;
 mod net;
 mod pause;
 mod pip;
+pub(crate) mod postgresql;
 mod repository;
 mod service;
 mod set_fact;

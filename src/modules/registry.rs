@@ -30,10 +30,24 @@ static MODULES: &[&dyn Module] = &[
     &super::service::Service,
     &super::repository::Deb822Repository,
     &super::sqlite_to_postgres::SqliteToPostgres,
+    &super::postgresql::PostgresqlDb,
+    &super::postgresql::PostgresqlUser,
+    &super::postgresql::PostgresqlPrivs,
+    &super::postgresql::PostgresqlMembership,
+    &super::postgresql::PostgresqlQuery,
+    &super::postgresql::PostgresqlPing,
+    &super::postgresql::PostgresqlExt,
+    &super::postgresql::PostgresqlSet,
+    &super::postgresql::PostgresqlInfo,
+    &super::postgresql::PostgresqlPgHba,
 ];
 
 /// Collection prefixes that name the same built-in modules.
-const PREFIXES: &[&str] = &["ansible.builtin.", "ansible.legacy."];
+const PREFIXES: &[&str] = &[
+    "ansible.builtin.",
+    "ansible.legacy.",
+    "community.postgresql.",
+];
 
 /// The canonical short name for a module as written in a playbook.
 pub fn canonical_name(raw: &str) -> Option<&'static str> {
@@ -45,6 +59,7 @@ pub fn canonical_name(raw: &str) -> Option<&'static str> {
         "gather_facts" => "setup",
         "package" => "apt",
         "systemd" | "systemd_service" => "service",
+        "postgresql_alter_system" => "postgresql_set",
         other => other,
     };
     MODULES.iter().map(|m| m.spec().name).find(|n| *n == short)

@@ -54,6 +54,11 @@ ip -4 route show default 2>/dev/null | sed -n '1s/^default via \([^ ]*\).*/ipv4_
 
 impl Action for Gather {
     fn observe(&mut self, t: &mut Target<'_>) -> ModResult<()> {
+        if t.conn.postgres().is_some() {
+            // A PostgreSQL server reached directly has no shell: no facts.
+            self.0 = Map::new();
+            return Ok(());
+        }
         let out = t.run_ok(SCRIPT, None)?;
         let kv: Map<String, Value> = out
             .stdout_str()

@@ -359,25 +359,58 @@ printf '%s/%s/%s\n' "$s" "$h" "$l"
         sha1: &str,
         o: &Put<'_>,
     ) -> ModResult<()> {
+        // Few processes: this runs for every file a run writes. The temporary file is
+        // created by the shell itself (noclobber: it must be new), so it gets the mode
+        // new files get anyway; a streamed input is checked for size and checksum, bytes
+        // given whole only for size (they cannot change while sent).
+        let dir = match path.rfind('/') {
+            Some(0) => "/",
+            Some(i) => &path[..i],
+            None => ".",
+        };
+        let d = sh_quote(dir);
         let parents = if o.make_parents {
-            r#"mkdir -p -- "$d" || exit 1"#
+            format!("mkdir -p -- {d} || exit 1")
         } else {
-            r#"[ -d "$d" ] || { echo "Destination directory $d does not exist" >&2; exit 1; }"#
+            format!(
+                r#"[ -d {d} ] || {{ echo "Destination directory "{d}" does not exist" >&2; exit 1; }}"#
+            )
         };
         let p = sh_quote(path);
+        let tmp = sh_quote(&format!(
+            "{}/.tbuddy-tmp.{}",
+            dir.trim_end_matches('/'),
+            &crate::connection::nonce()[..12]
+        ));
+        let verify = match data {
+            Stdin::Reader(_) => format!(
+                r#"s=$(sha1sum < "$t" | cut -c1-40)
+[ "$s" = {sha} ] || {{ echo "the file changed while it was sent: sha1 $s, expected {sha}" >&2; exit 1; }}
+"#,
+                sha = sh_quote(sha1)
+            ),
+            _ => String::new(),
+        };
+        let keep_mode = if o.mode.is_none() {
+            r#"chmod --reference="$p" "$t"; "#
+        } else {
+            ""
+        };
+        let keep_owner = if o.owner.is_none() || o.group.is_none() {
+            r#"chown --reference="$p" "$t" 2>/dev/null; "#
+        } else {
+            ""
+        };
         let mut script = format!(
-            r#"d=$(dirname -- {p}); {parents}
-t=$(mktemp "$d/.tbuddy-tmp.XXXXXX") || exit 1
-b=
+            r#"{parents}
+p={p}; t={tmp}; b=
+set -C; {{ true >"$t"; }} 2>/dev/null || {{ echo "cannot create a temporary file in "{d} >&2; exit 1; }}; set +C
 trap 'rm -f "$t"; [ -z "$b" ] || rm -f "$b"' EXIT
 cat > "$t" || exit 1
 n=$(stat -c %s -- "$t") || exit 1
 [ "$n" = {size} ] || {{ echo "the file arrived incomplete: $n of {size} bytes" >&2; exit 1; }}
-s=$(sha1sum < "$t" | cut -c1-40)
-[ "$s" = {sha} ] || {{ echo "the file changed while it was sent: sha1 $s, expected {sha}" >&2; exit 1; }}
-if [ -e {p} ]; then chmod --reference={p} "$t"; chown --reference={p} "$t" 2>/dev/null; else chmod "$(printf %o $((0666 & ~$(umask))))" "$t"; fi
+{verify}if [ -e "$p" ]; then {keep_mode}{keep_owner}:; fi
 "#,
-            sha = sh_quote(sha1),
         );
         if let Some(m) = o.mode {
             script.push_str(&format!("chmod {:o} \"$t\" || exit 1\n", m));
@@ -659,10 +692,10 @@ mod tests {
             );
             check("short input", r, "disk on fire");
 
-            // the bytes are not the announced ones (a source that changed meanwhile)
+            // streamed bytes are not the announced ones (a source that changed meanwhile)
             let r = t.put_file(
                 p,
-                Stdin::Bytes(b"new\n"),
+                Stdin::Reader(&mut &b"new\n"[..]),
                 4,
                 &sha1_hex(b"other"),
                 &Put::default(),

@@ -71,9 +71,9 @@ impl SavedStep {
             .iter()
             .map(|s| SavedStep {
                 host: s.host.clone(),
-                task: s.task.clone(),
+                task: crate::vault::taint::scrub(&s.task).into_owned(),
                 location: s.location.clone(),
-                summary: s.summary.clone(),
+                summary: crate::vault::taint::scrub(&s.summary).into_owned(),
             })
             .collect()
     }

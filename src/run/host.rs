@@ -451,6 +451,33 @@ pub(super) struct ResultView {
     pub result: Value,
 }
 
+/// What Ansible shows in place of a `no_log: true` task's result.
+pub const NO_LOG_MESSAGE: &str =
+    "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
+
+impl ResultView {
+    /// The view a `no_log: true` task shows: its status and nothing else.
+    pub fn hidden_if(self, hidden: bool) -> ResultView {
+        if !hidden {
+            return self;
+        }
+        let mut result = serde_json::Map::new();
+        result.insert("censored".into(), NO_LOG_MESSAGE.into());
+        if let Some(changed) = self.result.get("changed") {
+            result.insert("changed".into(), changed.clone());
+        }
+        ResultView {
+            item: self.item.map(|_| Value::String("<redacted>".into())),
+            msg: None,
+            summary: None,
+            diff: None,
+            ignored: self.ignored,
+            loop_summary: self.loop_summary,
+            result: Value::Object(result),
+        }
+    }
+}
+
 /// How a handler is named in the state store: its name, role-qualified.
 fn handler_key(h: &Task) -> Option<String> {
     let name = h.name.as_ref()?;

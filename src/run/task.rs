@@ -422,7 +422,8 @@ impl HostRunner<'_> {
                     ignored: false,
                     loop_summary: false,
                     result: Value::Object(out.result.clone()),
-                },
+                }
+                .hidden_if(self.no_log(task, &iscope)),
             );
             if out.status == Status::Unreachable {
                 results.push(Value::Object(out.result));
@@ -502,6 +503,14 @@ impl HostRunner<'_> {
                 "Invalid data passed to 'loop', it requires a list, got this instead: {other}. Hint: If you passed a list/dict of just one element, try adding wantlist=True to your lookup invocation or use q/query instead of lookup."
             )),
         }
+    }
+
+    /// `no_log: true` on the task or an enclosing block or play.
+    fn no_log(&self, task: &Task, scope: &Arc<Scope>) -> bool {
+        self.keyword_bool(task, scope, |c| c.no_log.as_ref())
+            .ok()
+            .flatten()
+            .unwrap_or(false)
     }
 
     fn ignore_errors(&self, task: &Task, scope: &Arc<Scope>) -> bool {
@@ -739,6 +748,7 @@ impl HostRunner<'_> {
                     location: task.span.to_string(),
                     conn: spec,
                     become_user: become_as.as_ref().map(|b| b.user.clone()),
+                    hidden: self.no_log(task, scope),
                 })
             }
             _ => None,
@@ -811,12 +821,12 @@ impl HostRunner<'_> {
                 self.planned.insert(path.clone(), state.clone());
             }
         }
-        self.steps.push(PlanStep::new(
-            &self.host,
-            name,
-            &task.span.to_string(),
-            change,
-        ));
+        let mut step = PlanStep::new(&self.host, name, &task.span.to_string(), change);
+        if self.no_log(task, &self.scope_for(task, None)) {
+            step.summary = "(hidden by no_log)".into();
+            step.diff = None;
+        }
+        self.steps.push(step);
     }
 
     fn search_dirs(&self, task: &Task) -> Vec<std::path::PathBuf> {
@@ -946,6 +956,7 @@ impl HostRunner<'_> {
             Status::Failed if self.rescue_depth > 0 => {}
             Status::Failed => self.stats.failed += 1,
         }
+        let hidden = self.no_log(task, &scope);
         if let Some(rec) = &self.opts.recorder {
             rec.task(TaskRecord {
                 host: self.host.clone(),
@@ -958,8 +969,12 @@ impl HostRunner<'_> {
                 },
                 changed: out.status == Status::Changed,
                 duration_ms: self.task_started.elapsed().as_millis() as u64,
-                summary: out.summary.clone(),
-                diff: out.diff.as_ref().map(crate::output::diff::unified),
+                summary: out.summary.clone().filter(|_| !hidden),
+                diff: out
+                    .diff
+                    .as_ref()
+                    .filter(|_| !hidden)
+                    .map(crate::output::diff::unified),
             });
         }
         self.emit_result(
@@ -974,7 +989,8 @@ impl HostRunner<'_> {
                 ignored,
                 loop_summary: looped,
                 result: Value::Object(out.result),
-            },
+            }
+            .hidden_if(hidden),
         );
         match out.status {
             Status::Failed if !ignored => Flow::Failed,
@@ -992,6 +1008,8 @@ struct Journal {
     location: String,
     conn: ConnSpec,
     become_user: Option<String>,
+    /// `no_log: true`: the journal keeps no summary of the change.
+    hidden: bool,
 }
 
 /// The module contract up to the change: observe, diff, and apply unless
@@ -1007,6 +1025,20 @@ fn observe_and_change(
     if let Some(ch) = &change
         && !check
     {
+        let hidden;
+        let journaled = match journal {
+            Some(j) if j.hidden => {
+                let mut c = ch.clone();
+                c.summary = "(hidden by no_log)".into();
+                c.diff = None;
+                if let crate::modules::Undo::Invoke { summary, .. } = &mut c.undo {
+                    *summary = "(hidden by no_log)".into();
+                }
+                hidden = c;
+                &hidden
+            }
+            _ => ch,
+        };
         let ticket = match journal {
             Some(j) => j
                 .recorder
@@ -1018,7 +1050,7 @@ fn observe_and_change(
                         conn: j.conn.clone(),
                         become_user: j.become_user.clone(),
                     },
-                    ch,
+                    journaled,
                 )
                 .map_err(ModuleError::new)?,
             None => None,

@@ -13,6 +13,7 @@
 mod blob;
 mod config;
 mod postgres;
+pub mod redact;
 mod sqlite;
 #[cfg(test)]
 mod tests;
@@ -442,6 +443,12 @@ pub enum StateError {
     TlsUnsupported { target: String, setting: String },
     #[error("the state store is damaged: {0}")]
     Corrupt(String),
+    /// Content sealed with a vault password this run cannot open.
+    #[error(
+        "content kept in the state store is vault-encrypted and cannot be opened ({0}); give \
+         the vault password of the run that stored it (--vault-password-file or --vault-id)"
+    )]
+    Sealed(String),
 }
 
 impl StateError {

@@ -1,4 +1,4 @@
-//! `lookup()`/`query()`: the `env` and `file` lookups.
+//! `lookup()`/`query()`: the `env`, `file` and `password` lookups.
 
 use minijinja::value::{Kwargs, Rest};
 use minijinja::{Environment, Error, ErrorKind, State, Value};
@@ -60,15 +60,25 @@ fn run(state: &State, name: &str, terms: &[Value], kwargs: &Kwargs) -> Result<Ve
                             format!("could not read {}: {e}", path.display()),
                         )
                     })?;
+                    let origin = path.display().to_string();
+                    let text = crate::vault::open_file_text(&text, &origin)
+                        .map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))?;
+                    if let std::borrow::Cow::Owned(plain) = &text {
+                        crate::vault::taint::register(plain);
+                    }
+                    if crate::vault::taint::contains(&text) {
+                        super::scope::mark_tainted();
+                    }
                     let text = if rstrip { text.trim_end() } else { &text[..] };
                     let text = if lstrip { text.trim_start() } else { text };
                     Ok(Value::from(text))
                 })
                 .collect()
         }
+        "password" | "ansible.builtin.password" => password(state, terms, kwargs),
         other => Err(Error::new(
             ErrorKind::InvalidOperation,
-            format!("lookup plugin `{other}` is not supported (supported: env, file)"),
+            format!("lookup plugin `{other}` is not supported (supported: env, file, password)"),
         )),
     }
 }
@@ -102,4 +112,37 @@ fn not_found(name: &str) -> Error {
         ErrorKind::InvalidOperation,
         format!("the file lookup could not find '{name}'"),
     )
+}
+
+/// `lookup('password', 'path length=N chars=...')`: generated once and kept.
+/// Relative paths are taken from the playbook's directory.
+fn password(state: &State, terms: &[Value], kwargs: &Kwargs) -> Result<Vec<Value>, Error> {
+    let length: Option<usize> = kwargs.get("length")?;
+    let chars: Option<Value> = kwargs.get("chars")?;
+    let chars = chars.map(|c| match c.as_str() {
+        Some(s) => vec![s.to_string()],
+        None => c
+            .try_iter()
+            .map(|it| it.map(|v| v.to_string()).collect())
+            .unwrap_or_default(),
+    });
+    let base = state
+        .lookup("playbook_dir")
+        .and_then(|v| v.as_str().map(PathBuf::from))
+        .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
+    terms
+        .iter()
+        .map(|t| {
+            let spec = crate::vault::password::PasswordSpec::parse(
+                &t.to_string(),
+                length,
+                chars.clone(),
+                &base,
+            )
+            .and_then(|spec| spec.get_or_create())
+            .map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))?;
+            super::scope::mark_tainted();
+            Ok(Value::from(spec))
+        })
+        .collect()
 }

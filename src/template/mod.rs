@@ -71,6 +71,36 @@ pub fn has_template(v: &Value) -> bool {
 /// stays a number); anything else renders to text, and text that reads as a
 /// Python list, dict or `True`/`False` becomes that value.
 pub fn render_str(s: &str, scope: &Arc<Scope>) -> Result<Value> {
+    scope::tracking_taint(|| render_str_untracked(s, scope), taint_value)
+}
+
+/// A value built from a secret: secret unless it shows the secret as is
+/// (then scrubbing that secret already hides it).
+fn taint_value(v: &Value) {
+    use crate::vault::taint;
+    let text = match v {
+        Value::String(s) => s.clone(),
+        Value::Null | Value::Bool(_) => return,
+        other => other.to_string(),
+    };
+    if !taint::contains(&text) {
+        taint::register(&text);
+    }
+}
+
+/// A template file rendered from a secret: each output line that is not
+/// the template's own text and does not show a secret as is becomes secret.
+fn taint_lines(source: &str, rendered: &str) {
+    use crate::vault::taint;
+    let literal: std::collections::HashSet<&str> = source.lines().map(str::trim).collect();
+    for line in rendered.lines().map(str::trim) {
+        if !literal.contains(line) && !taint::contains(line) {
+            taint::register(line);
+        }
+    }
+}
+
+fn render_str_untracked(s: &str, scope: &Arc<Scope>) -> Result<Value> {
     if !is_template(s) {
         return Ok(Value::String(s.to_string()));
     }
@@ -168,6 +198,11 @@ fn escape_backslashes(s: &str) -> std::borrow::Cow<'_, str> {
 
 /// Renders every string inside a value.
 pub fn render_value(v: &Value, scope: &Arc<Scope>) -> Result<Value> {
+    if let Some((text, pos)) = crate::vault::inline(v) {
+        let plain =
+            crate::vault::open_inline(text, pos).map_err(|e| TemplateError(e.to_string()))?;
+        return Ok(Value::String(plain));
+    }
     Ok(match v {
         Value::String(s) => render_str(s, scope)?,
         Value::Array(items) => Value::Array(
@@ -193,10 +228,15 @@ pub fn render_value(v: &Value, scope: &Arc<Scope>) -> Result<Value> {
 
 /// Renders a whole template text (the `template` module, multi-part strings).
 pub fn render_text(text: &str, scope: &Arc<Scope>, name: &str) -> Result<String> {
-    scope::clear_nested_error();
-    env()
-        .render_named_str(name, text, JValue::from_dyn_object(scope.clone()))
-        .map_err(|e| explain(e, text, scope, false))
+    scope::tracking_taint(
+        || {
+            scope::clear_nested_error();
+            env()
+                .render_named_str(name, text, JValue::from_dyn_object(scope.clone()))
+                .map_err(|e| explain(e, text, scope, false))
+        },
+        |rendered| taint_lines(text, rendered),
+    )
 }
 
 /// Evaluates an expression to a native value.

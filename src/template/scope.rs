@@ -17,6 +17,8 @@ thread_local! {
     /// An error inside a lazily templated variable; minijinja's object lookups
     /// cannot return errors, so it is parked here for the outer render to report.
     static NESTED_ERROR: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// A secret value was read since the current render began.
+    static TAINTED: Cell<bool> = const { Cell::new(false) };
 }
 
 pub(super) fn clear_nested_error() {
@@ -27,6 +29,31 @@ pub(super) fn clear_nested_error() {
 
 pub(super) fn take_nested_error() -> Option<String> {
     NESTED_ERROR.with(|e| e.borrow_mut().take())
+}
+
+/// Notes that the current render read a secret (a lookup that made one).
+pub(super) fn mark_tainted() {
+    TAINTED.set(true);
+}
+
+/// Runs `render`; when it read a secret, `on_taint` gets the result so that
+/// what was built from the secret becomes secret too (it may be transformed
+/// beyond recognition, e.g. by `b64encode`).
+pub(super) fn tracking_taint<T>(
+    render: impl FnOnce() -> Result<T, TemplateError>,
+    on_taint: impl FnOnce(&T),
+) -> Result<T, TemplateError> {
+    if !crate::vault::taint::any() {
+        return render();
+    }
+    let outer = TAINTED.replace(false);
+    let out = render();
+    let tainted = TAINTED.get();
+    TAINTED.set(outer || tainted);
+    if tainted && let Ok(v) = &out {
+        on_taint(v);
+    }
+    out
 }
 
 /// Variables for one host and task; `layers` are ordered lowest precedence first.
@@ -73,9 +100,20 @@ impl Scope {
 
     /// A variable with its templates rendered.
     pub fn get(self: &Arc<Self>, name: &str) -> Result<Option<Value>, TemplateError> {
-        match self.raw(name) {
-            None => Ok(None),
-            Some(v) if has_template(v) => {
+        let raw = match self.raw(name) {
+            None => return Ok(None),
+            Some(v) => crate::vault::reveal(v).map_err(|e| TemplateError(e.to_string()))?,
+        };
+        let v = self.get_revealed(name, &raw)?;
+        if crate::vault::taint::value_contains(&v) {
+            TAINTED.set(true);
+        }
+        Ok(Some(v))
+    }
+
+    fn get_revealed(self: &Arc<Self>, name: &str, raw: &Value) -> Result<Value, TemplateError> {
+        match raw {
+            v if has_template(v) => {
                 let depth = DEPTH.get();
                 if depth >= MAX_DEPTH {
                     return Err(TemplateError(format!(
@@ -85,9 +123,9 @@ impl Scope {
                 DEPTH.set(depth + 1);
                 let out = render_value(v, self);
                 DEPTH.set(depth);
-                out.map(Some)
+                out
             }
-            Some(v) => Ok(Some(v.clone())),
+            v => Ok(v.clone()),
         }
     }
 

@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Port number in the socket file name; nothing listens on TCP.
+/// Port number in the socket file name; nothing listens on TCP unless a
+/// test sets `listen_addresses` (and then `port`) itself.
 const PORT: u16 = 5432;
 
 pub struct PgCluster {
@@ -27,6 +28,10 @@ pub struct PgCluster {
     child: Option<Child>,
     /// uid/gid the server runs as, when not the current user.
     run_as: Option<(u32, u32)>,
+    /// Extra `-c name=value` server settings.
+    settings: Vec<(String, String)>,
+    /// `PORT`, or the `port` setting given to `start_with`.
+    port: u16,
 }
 
 /// Where the PostgreSQL server binaries are, if installed.
@@ -60,6 +65,12 @@ impl PgCluster {
     /// Starts a cluster, or returns `None` after [`not_run`] when PostgreSQL
     /// is not installed. Panics when it is installed but will not start.
     pub fn start(test: &str) -> Option<PgCluster> {
+        Self::start_with(test, &[])
+    }
+
+    /// [`PgCluster::start`] with extra server settings, e.g.
+    /// `("log_statement", "all")` to see every statement in [`PgCluster::log`].
+    pub fn start_with(test: &str, settings: &[(&str, &str)]) -> Option<PgCluster> {
         let Some(bin) = find_bin_dir() else {
             not_run(
                 test,
@@ -101,6 +112,15 @@ impl PgCluster {
             child: None,
             run_as,
             dir,
+            settings: settings
+                .iter()
+                .filter(|(k, _)| *k != "port")
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            port: settings
+                .iter()
+                .find(|(k, _)| *k == "port")
+                .map_or(PORT, |(_, v)| v.parse().expect("a port number")),
         };
         cluster.initdb();
         cluster.spawn_server();
@@ -161,17 +181,24 @@ impl PgCluster {
             std::os::unix::fs::chown(self.log_path(), Some(uid), Some(gid))
                 .expect("chown the server log");
         }
+        // Given after the defaults, so a test's `listen_addresses` wins.
+        let extra: Vec<String> = self
+            .settings
+            .iter()
+            .flat_map(|(k, v)| ["-c".to_string(), format!("{k}={v}")])
+            .collect();
         let child = self
             .command("postgres")
             .arg("-D")
             .arg(&self.data)
             .arg("-k")
             .arg(self.dir.path())
-            .args(["-p", &PORT.to_string()])
+            .args(["-p", &self.port.to_string()])
             .args(["-c", "listen_addresses="])
             // Durability is not under test here; speed is welcome.
             .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
             .args(["-c", "full_page_writes=off"])
+            .args(&extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log)
@@ -194,7 +221,7 @@ impl PgCluster {
             let ready = Command::new(self.bin.join("pg_isready"))
                 .arg("-h")
                 .arg(self.dir.path())
-                .args(["-p", &PORT.to_string(), "-U", "postgres", "-q"])
+                .args(["-p", &self.port.to_string(), "-U", "postgres", "-q"])
                 .stdin(Stdio::null())
                 .status()
                 .is_ok_and(|s| s.success());
@@ -210,13 +237,63 @@ impl PgCluster {
         }
     }
 
+    /// Everything the server logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// The cluster's temporary directory (socket, log; room for test files
+    /// the server must read, since the postgres OS user can reach it).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Hands a file to the user the server runs as (a TLS key it must read).
+    pub fn give_to_server(&self, path: &Path) {
+        if let Some((uid, gid)) = self.run_as {
+            std::os::unix::fs::chown(path, Some(uid), Some(gid)).expect("chown to postgres");
+        }
+    }
+
+    /// The data directory (holds pg_hba.conf).
+    pub fn data_dir(&self) -> &Path {
+        &self.data
+    }
+
+    /// Runs SQL with `psql` as `user` (with `password`, if any) on `db`;
+    /// returns stdout, or stderr when psql fails.
+    pub fn psql_as(
+        &self,
+        user: &str,
+        password: Option<&str>,
+        db: &str,
+        sql: &str,
+    ) -> Result<String, String> {
+        let mut cmd = Command::new(self.bin.join("psql"));
+        cmd.arg("-h")
+            .arg(self.socket_dir())
+            .args(["-p", &self.port.to_string(), "-U", user, "-d", db])
+            .args(["-X", "-A", "-t", "-w", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .env_remove("PGPASSWORD")
+            .stdin(Stdio::null());
+        if let Some(p) = password {
+            cmd.env("PGPASSWORD", p);
+        }
+        let out = cmd.output().expect("run psql");
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
     /// Directory of the server's unix socket.
     pub fn socket_dir(&self) -> &Path {
         self.dir.path()
     }
 
     pub fn port(&self) -> u16 {
-        PORT
+        self.port
     }
 
     /// URL of database `db` as the superuser `postgres`, over the socket.
@@ -231,7 +308,7 @@ impl PgCluster {
                 b => (b as char).to_string(),
             })
             .collect();
-        format!("postgresql://postgres@{host}:{PORT}/{db}")
+        format!("postgresql://postgres@{host}:{}/{db}", self.port)
     }
 
     /// Runs SQL with `psql` as `postgres` on database `db`; returns stdout
@@ -240,7 +317,7 @@ impl PgCluster {
         let out = Command::new(self.bin.join("psql"))
             .arg("-h")
             .arg(self.socket_dir())
-            .args(["-p", &PORT.to_string(), "-U", "postgres", "-d", db])
+            .args(["-p", &self.port.to_string(), "-U", "postgres", "-d", db])
             .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
             .stdin(Stdio::null())
             .output()

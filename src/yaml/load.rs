@@ -26,7 +26,20 @@ const CORE_TAG_PREFIX: &str = "tag:yaml.org,2002:";
 const TEMPLATE_HINT: &str = "quote the whole value: key: \"{{ var }}\"";
 
 /// Parses exactly one YAML document. An empty stream gives a null node at 1:1.
+/// A whole vault-encrypted file is decrypted first, and its strings are secret.
 pub fn load_str(path: &Path, text: &str) -> Result<Node, YamlError> {
+    if crate::vault::format::is_vault(text.as_bytes()) {
+        let origin = path.display().to_string();
+        let plain = crate::vault::open_file_text(text, &origin)
+            .map_err(|e| YamlError(Diagnostic::new(&Span::synthetic(&origin), e.to_string())))?;
+        // Errors in the decrypted text give their position but never quote it.
+        let node = load_str(path, &plain).map_err(|YamlError(mut d)| {
+            d.span = Span::new(SourceFile::new(path, ""), d.span.line, d.span.col);
+            YamlError(d)
+        })?;
+        crate::vault::taint::register_value(&node.to_value());
+        return Ok(node);
+    }
     let file = SourceFile::new(path, text);
     Loader::new(file).run(text).map_err(YamlError)
 }

@@ -91,7 +91,8 @@ impl Node {
     }
 
     /// Plain data, dropping positions. `!unsafe` becomes its string; other tags
-    /// (e.g. `!vault`) become `{"__tag__": tag, "value": inner}` so callers can spot them.
+    /// (e.g. `!vault`) become `{"__tag__": tag, "value": inner}` so callers can spot them;
+    /// `!vault` also keeps its position as `"__pos__": "file:line:col"`.
     pub fn to_value(&self) -> Value {
         match &self.kind {
             NodeKind::Null => Value::Null,
@@ -113,6 +114,10 @@ impl Node {
                 let mut m = serde_json::Map::new();
                 m.insert("__tag__".into(), Value::String(tag.clone()));
                 m.insert("value".into(), inner.to_value());
+                if tag == "vault" {
+                    // Where the value was written, for decryption errors.
+                    m.insert("__pos__".into(), Value::String(self.span.to_string()));
+                }
                 Value::Object(m)
             }
         }
