@@ -6,6 +6,7 @@
 pub mod connection;
 pub mod diag;
 pub mod inventory;
+pub mod migrate;
 pub mod modules;
 pub mod output;
 pub mod plan;

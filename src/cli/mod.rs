@@ -6,6 +6,7 @@ mod check_syntax;
 mod doc;
 mod force_unlock;
 mod inventory;
+mod migrate;
 mod plan;
 mod prompt;
 mod rollback;
@@ -61,6 +62,8 @@ pub enum Command {
     Rollback(rollback::RollbackArgs),
     /// Break the run lock of an inventory whose holder is gone.
     ForceUnlock(force_unlock::ForceUnlockArgs),
+    /// Copy an SQLite database into PostgreSQL: translated, preflighted, verified.
+    Migrate(migrate::MigrateArgs),
     /// Encrypt, decrypt, view, edit or rekey Ansible Vault files.
     Vault(vault::VaultCmdArgs),
 }
@@ -99,6 +102,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
         Command::Show(a) => runs::exec_show(a),
         Command::Rollback(a) => rollback::exec(a),
         Command::ForceUnlock(a) => force_unlock::exec(a),
+        Command::Migrate(a) => migrate::exec(a),
         Command::Vault(a) => vault::exec(a, &cli.vault),
     }
 }

@@ -29,6 +29,7 @@ mod repository;
 mod service;
 mod set_fact;
 mod setup;
+mod sqlite_to_postgres;
 mod stat;
 mod tempfile;
 mod user;

@@ -29,6 +29,7 @@ static MODULES: &[&dyn Module] = &[
     &super::apt::Apt,
     &super::service::Service,
     &super::repository::Deb822Repository,
+    &super::sqlite_to_postgres::SqliteToPostgres,
     &super::postgresql::PostgresqlDb,
     &super::postgresql::PostgresqlUser,
     &super::postgresql::PostgresqlPrivs,

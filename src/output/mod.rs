@@ -7,5 +7,6 @@ pub mod json;
 pub mod live;
 pub mod progress;
 pub mod redact;
+pub mod table_bars;
 
 pub use events::{Event, EventSink, HostStats, Status};

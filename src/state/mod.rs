@@ -284,6 +284,27 @@ pub trait StateStore: Send + Sync {
     fn lock_holder(&self, inventory: &str) -> Result<Option<LockHolder>, StateError>;
     /// Where the store lives, for messages (a PostgreSQL URL without its password).
     fn describe(&self) -> String;
+    /// The ledger entry of a one-time step (e.g. a data migration), if any.
+    fn ledger_get(&self, key: &str) -> Result<Option<LedgerEntry>, StateError>;
+    /// Creates or replaces the entry under `entry.key`; durable before it returns.
+    fn ledger_put(&self, entry: &LedgerEntry) -> Result<(), StateError>;
+    /// Removes an entry; returns whether there was one.
+    fn ledger_remove(&self, key: &str) -> Result<bool, StateError>;
+}
+
+/// A one-time step recorded in the state store's ledger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    pub key: String,
+    /// What kind of step, e.g. `sqlite_to_postgres`.
+    pub kind: String,
+    /// running | done | failed
+    pub status: String,
+    /// Step-specific JSON (what was created, row counts, checksums).
+    pub detail: serde_json::Value,
+    /// RFC 3339, UTC.
+    pub started: String,
+    pub finished: Option<String>,
 }
 
 /// Where the state lives.

@@ -17,13 +17,14 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Config, NoTls, Row};
 
 use super::{
-    COUNTS_SQL, Counts, LockGuard, LockHolder, PendingHandler, RunDetail, RunId, RunMeta, RunRow,
-    RunSummary, StateError, StateStore, TaskRecord, UndoEntry, UndoState, blob,
+    COUNTS_SQL, Counts, LedgerEntry, LockGuard, LockHolder, PendingHandler, RunDetail, RunId,
+    RunMeta, RunRow, RunSummary, StateError, StateStore, TaskRecord, UndoEntry, UndoState, blob,
 };
 
 /// Schema migrations, applied in order; `tbuddy.schema_version` holds the
 /// number applied. Never edit a released entry: append a new one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE tbuddy.runs (
     id              bigserial PRIMARY KEY,
     kind            text NOT NULL CHECK (kind IN ('apply', 'rollback')),
@@ -97,7 +98,18 @@ CREATE TABLE tbuddy.locks (
     command         text NOT NULL,
     token           text NOT NULL
 );
-"#];
+"#,
+    r#"
+CREATE TABLE tbuddy.ledger (
+    key      text PRIMARY KEY,
+    kind     text NOT NULL,
+    status   text NOT NULL CHECK (status IN ('running', 'done', 'failed')),
+    detail   jsonb NOT NULL,
+    started  timestamptz NOT NULL,
+    finished timestamptz
+);
+"#,
+];
 
 pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -1048,6 +1060,62 @@ impl StateStore for PgStore {
 
     fn describe(&self) -> String {
         self.shared.target.clone()
+    }
+
+    fn ledger_get(&self, key: &str) -> Result<Option<LedgerEntry>, StateError> {
+        let mut guard = self.client();
+        let c: &mut Client = &mut guard;
+        let row = self.block(async move {
+            c.query_opt(
+                concat!(
+                    "SELECT key, kind, status, detail::text, ",
+                    ts!("started"),
+                    ", ",
+                    ts!("finished"),
+                    " FROM tbuddy.ledger WHERE key = $1"
+                ),
+                &[&key],
+            )
+            .await
+        })?;
+        row.map(|r| {
+            Ok(LedgerEntry {
+                key: r.try_get(0)?,
+                kind: r.try_get(1)?,
+                status: r.try_get(2)?,
+                detail: super::json_from_db(&r.try_get::<_, String>(3)?, "ledger detail")?,
+                started: r.try_get(4)?,
+                finished: r.try_get(5)?,
+            })
+        })
+        .transpose()
+    }
+
+    fn ledger_put(&self, e: &LedgerEntry) -> Result<(), StateError> {
+        let detail = e.detail.to_string();
+        let mut guard = self.client();
+        let c: &mut Client = &mut guard;
+        self.block(async move {
+            c.execute(
+                "INSERT INTO tbuddy.ledger (key, kind, status, detail, started, finished)
+                 VALUES ($1, $2, $3, $4::text::jsonb, $5::text::timestamptz, $6::text::timestamptz)
+                 ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, status = excluded.status,
+                   detail = excluded.detail, started = excluded.started, finished = excluded.finished",
+                &[&e.key, &e.kind, &e.status, &detail, &e.started, &e.finished],
+            )
+            .await
+        })?;
+        Ok(())
+    }
+
+    fn ledger_remove(&self, key: &str) -> Result<bool, StateError> {
+        let mut guard = self.client();
+        let c: &mut Client = &mut guard;
+        let n = self.block(async move {
+            c.execute("DELETE FROM tbuddy.ledger WHERE key = $1", &[&key])
+                .await
+        })?;
+        Ok(n > 0)
     }
 }
 

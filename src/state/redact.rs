@@ -160,4 +160,17 @@ impl StateStore for Redacting {
     fn describe(&self) -> String {
         self.0.describe()
     }
+
+    // Ledger entries hold table names, counts and targets without passwords.
+    fn ledger_get(&self, key: &str) -> Result<Option<super::LedgerEntry>, StateError> {
+        self.0.ledger_get(key)
+    }
+
+    fn ledger_put(&self, entry: &super::LedgerEntry) -> Result<(), StateError> {
+        self.0.ledger_put(entry)
+    }
+
+    fn ledger_remove(&self, key: &str) -> Result<bool, StateError> {
+        self.0.ledger_remove(key)
+    }
 }

@@ -12,13 +12,14 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::{
-    COUNTS_SQL, Counts, LockGuard, LockHolder, PendingHandler, RunDetail, RunId, RunMeta, RunRow,
-    RunSummary, StateError, StateStore, TaskRecord, UndoEntry, UndoState, blob,
+    COUNTS_SQL, Counts, LedgerEntry, LockGuard, LockHolder, PendingHandler, RunDetail, RunId,
+    RunMeta, RunRow, RunSummary, StateError, StateStore, TaskRecord, UndoEntry, UndoState, blob,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts the
 /// applied ones. Never edit a released entry: append a new one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE runs (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
     kind            TEXT NOT NULL CHECK (kind IN ('apply', 'rollback')),
@@ -92,7 +93,18 @@ CREATE TABLE locks (
     command         TEXT NOT NULL,
     token           TEXT NOT NULL
 );
-"#];
+"#,
+    r#"
+CREATE TABLE ledger (
+    key      TEXT PRIMARY KEY,
+    kind     TEXT NOT NULL,
+    status   TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed')),
+    detail   TEXT NOT NULL,
+    started  TEXT NOT NULL,
+    finished TEXT
+);
+"#,
+];
 
 /// Schema version this build writes and reads.
 pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -788,6 +800,62 @@ impl StateStore for SqliteStore {
 
     fn describe(&self) -> String {
         self.path.display().to_string()
+    }
+
+    fn ledger_get(&self, key: &str) -> Result<Option<LedgerEntry>, StateError> {
+        let row = self
+            .conn()
+            .query_row(
+                "SELECT key, kind, status, detail, started, finished FROM ledger WHERE key = ?1",
+                [key],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, Option<String>>(5)?,
+                    ))
+                },
+            )
+            .optional()?;
+        row.map(|(key, kind, status, detail, started, finished)| {
+            Ok(LedgerEntry {
+                key,
+                kind,
+                status,
+                detail: super::json_from_db(&detail, "ledger detail")?,
+                started,
+                finished,
+            })
+        })
+        .transpose()
+    }
+
+    fn ledger_put(&self, e: &LedgerEntry) -> Result<(), StateError> {
+        self.conn().execute(
+            "INSERT INTO ledger (key, kind, status, detail, started, finished)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, status = excluded.status,
+               detail = excluded.detail, started = excluded.started, finished = excluded.finished",
+            params![
+                e.key,
+                e.kind,
+                e.status,
+                e.detail.to_string(),
+                e.started,
+                e.finished
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn ledger_remove(&self, key: &str) -> Result<bool, StateError> {
+        Ok(self
+            .conn()
+            .execute("DELETE FROM ledger WHERE key = ?1", [key])?
+            > 0)
     }
 }
 

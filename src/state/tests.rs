@@ -83,7 +83,7 @@ fn dead_pid() -> u32 {
 /// The behaviour every backend must show.
 fn conformance(store: &dyn StateStore) {
     type Step = fn(&dyn StateStore);
-    let steps: [(&str, Step); 9] = [
+    let steps: [(&str, Step); 10] = [
         ("runs and tasks", runs_and_tasks),
         ("undo journal", undo_journal),
         ("blobs", blobs),
@@ -93,12 +93,36 @@ fn conformance(store: &dyn StateStore) {
         ("interrupted detection", interrupted_detection),
         ("concurrent writers", concurrent_writers),
         ("from async context", from_async_context),
+        ("ledger", ledger),
     ];
     for (name, step) in steps {
         let t0 = Instant::now();
         step(store);
         eprintln!("conformance: {name}: {:?}", t0.elapsed());
     }
+}
+
+fn ledger(store: &dyn StateStore) {
+    let key = "sqlite_to_postgres app.db -> postgresql://app@db:5432/app/public";
+    assert_eq!(store.ledger_get(key).unwrap(), None);
+    let mut e = LedgerEntry {
+        key: key.into(),
+        kind: "sqlite_to_postgres".into(),
+        status: "running".into(),
+        detail: serde_json::json!({"tables": ["users", "bookings"]}),
+        started: now_rfc3339(),
+        finished: None,
+    };
+    store.ledger_put(&e).unwrap();
+    assert_eq!(store.ledger_get(key).unwrap().as_ref(), Some(&e));
+    e.status = "done".into();
+    e.finished = Some(now_rfc3339());
+    e.detail = serde_json::json!({"tables": ["users", "bookings"], "rows": {"users": 3}});
+    store.ledger_put(&e).unwrap();
+    assert_eq!(store.ledger_get(key).unwrap().as_ref(), Some(&e));
+    assert!(store.ledger_remove(key).unwrap());
+    assert!(!store.ledger_remove(key).unwrap());
+    assert_eq!(store.ledger_get(key).unwrap(), None);
 }
 
 fn runs_and_tasks(store: &dyn StateStore) {

@@ -1,0 +1,179 @@
+//! The PostgreSQL side: where to connect (a URL or community.postgresql's
+//! login_* arguments), connecting without TLS, and what already exists.
+
+use std::str::FromStr;
+
+use tokio_postgres::config::{Config, Host, SslMode};
+use tokio_postgres::{Client, NoTls};
+
+use super::error::{MigrateError, PgContext};
+use super::types::PgType;
+
+/// A target database.
+#[derive(Debug, Clone)]
+pub struct TargetSpec {
+    pub config: Config,
+    /// For messages and the ledger key: no password.
+    pub display: String,
+}
+
+impl TargetSpec {
+    /// A libpq URL or keyword string; `ssl_mode` (as community.postgresql
+    /// names it) overrides the URL's sslmode.
+    pub fn parse(url: &str, ssl_mode: Option<&str>) -> Result<TargetSpec, MigrateError> {
+        let mut config = Config::from_str(url)
+            .map_err(|e| MigrateError::Target(format!("cannot parse the PostgreSQL URL: {e}")))?;
+        let mode = ssl_mode
+            .map(str::to_string)
+            .or_else(|| query_param(url, "sslmode"));
+        apply_ssl_mode(&mut config, mode.as_deref())?;
+        let display = describe(&config);
+        Ok(TargetSpec { config, display })
+    }
+
+    /// From login_host/login_port/login_user/login_password/db/login_unix_socket.
+    pub fn from_parts(
+        host: Option<&str>,
+        unix_socket: Option<&str>,
+        port: Option<u16>,
+        user: &str,
+        password: Option<&str>,
+        db: &str,
+        ssl_mode: Option<&str>,
+    ) -> Result<TargetSpec, MigrateError> {
+        let mut config = Config::new();
+        config.user(user).dbname(db).port(port.unwrap_or(5432));
+        match (host, unix_socket) {
+            (Some(h), _) if !h.is_empty() => {
+                config.host(h);
+            }
+            (_, Some(s)) if !s.is_empty() => {
+                config.host_path(s);
+            }
+            _ => {
+                config.host_path("/var/run/postgresql");
+            }
+        }
+        if let Some(p) = password {
+            config.password(p);
+        }
+        apply_ssl_mode(&mut config, ssl_mode)?;
+        let display = describe(&config);
+        Ok(TargetSpec { config, display })
+    }
+
+    pub async fn connect(&self) -> Result<Client, MigrateError> {
+        let (client, conn) = self
+            .config
+            .connect(NoTls)
+            .await
+            .doing(|| format!("connecting to {}", self.display))?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(client)
+    }
+}
+
+fn query_param(url: &str, key: &str) -> Option<String> {
+    let (_, q) = url.split_once('?')?;
+    q.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == key).then(|| v.to_string())
+    })
+}
+
+fn apply_ssl_mode(config: &mut Config, mode: Option<&str>) -> Result<(), MigrateError> {
+    match mode.unwrap_or("prefer") {
+        "disable" => {
+            config.ssl_mode(SslMode::Disable);
+        }
+        // Without TLS support, prefer and allow connect in plain text.
+        "allow" | "prefer" => {
+            config.ssl_mode(SslMode::Disable);
+        }
+        other @ ("require" | "verify-ca" | "verify-full") => {
+            return Err(MigrateError::Target(format!(
+                "ssl_mode {other} needs TLS, which the migration does not support yet; \
+                 use disable or prefer over a unix socket or a tunnel"
+            )));
+        }
+        other => {
+            return Err(MigrateError::Target(format!(
+                "unknown ssl_mode {other:?} (disable, allow, prefer, require, verify-ca, verify-full)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn describe(c: &Config) -> String {
+    let host = match c.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        Some(Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = c.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "postgresql://{}@{host}:{port}/{}",
+        c.get_user().unwrap_or(""),
+        c.get_dbname().unwrap_or("")
+    )
+}
+
+/// Which of `names` exist as tables in `schema`, with their row estimate
+/// (exact count when small).
+pub async fn existing_tables(
+    c: &Client,
+    schema: &str,
+    names: &[String],
+) -> Result<Vec<String>, MigrateError> {
+    let rows = c
+        .query(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+              WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND c.relname = ANY($2)",
+            &[&schema, &names],
+        )
+        .await
+        .doing(|| "listing existing tables".into())?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Columns of an existing table: (name, type, nullable).
+pub async fn existing_columns(
+    c: &Client,
+    schema: &str,
+    table: &str,
+) -> Result<Vec<(String, Option<PgType>, String, bool)>, MigrateError> {
+    let rows = c
+        .query(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull \
+               FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+               JOIN pg_namespace n ON n.oid = c.relnamespace \
+              WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped \
+              ORDER BY a.attnum",
+            &[&schema, &table],
+        )
+        .await
+        .doing(|| format!("reading the columns of {schema}.{table}"))?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let ty: String = r.get(1);
+            (r.get(0), PgType::from_catalog(&ty), ty, r.get(2))
+        })
+        .collect())
+}
+
+/// Whether the table holds at least one row.
+pub async fn has_rows(c: &Client, schema: &str, table: &str) -> Result<bool, MigrateError> {
+    let q = super::sqltext::quote_ident;
+    let row = c
+        .query_one(
+            &format!("SELECT EXISTS (SELECT 1 FROM {}.{})", q(schema), q(table)),
+            &[],
+        )
+        .await
+        .doing(|| format!("looking into {schema}.{table}"))?;
+    Ok(row.get(0))
+}
