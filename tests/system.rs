@@ -383,9 +383,9 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"
             .trim(),
         "42"
     );
+    let pg_run = p.newest_run();
     let (r, text) = p.apply("pg.yml");
     assert_eq!(r["changed"], 0, "{text}");
-    let pg_run = p.newest_run();
 
     booking_layout_on_the_host_cluster(&p);
 
@@ -439,8 +439,12 @@ fn booking_layout_on_the_host_cluster(p: &Project) {
 
     // Debian's pg_hba lets password logins in over 127.0.0.1.
     let psql = |user: &str, db: &str, sql: &str| {
+        let password = match user {
+            "monitoring_user" => "pw-monitoring".to_string(),
+            client => format!("pw-{client}"),
+        };
         p.sh(&format!(
-            "PGPASSWORD=pw-{user} psql -h 127.0.0.1 -U {user} -d {db} -tAc '{sql}' 2>&1; echo rc=$?"
+            "PGPASSWORD={password} psql -h 127.0.0.1 -U {user} -d {db} -tAc '{sql}' 2>&1; echo rc=$?"
         ))
     };
     let (own, other) = (
@@ -458,10 +462,14 @@ fn booking_layout_on_the_host_cluster(p: &Project) {
         "create table bookings (id int); insert into bookings values (7)",
     );
     assert!(made.contains("rc=0"), "{made}");
-    let read = psql("monitoring", "client_001_db", "select id from bookings");
+    let read = psql(
+        "monitoring_user",
+        "client_001_db",
+        "select id from bookings",
+    );
     assert!(read.starts_with("7\n") && read.contains("rc=0"), "{read}");
     let write = psql(
-        "monitoring",
+        "monitoring_user",
         "client_001_db",
         "insert into bookings values (8)",
     );
