@@ -888,9 +888,9 @@ fn cli_dry_run_run_rerun_rollback() {
         ),
         "0"
     );
-    let (code, out) = run(&["migrate", "--ssl-mode", "verify-full", src, &url]);
+    let (code, out) = run(&["migrate", "--ssl-mode", "verify-everything", src, &url]);
     assert_eq!(code, 4, "{out}");
-    assert!(out.contains("needs TLS"), "{out}");
+    assert!(out.contains("unknown ssl_mode"), "{out}");
 }
 
 #[test]

@@ -54,7 +54,8 @@ pub struct MigrateArgs {
     /// Tables loaded at the same time.
     #[arg(long, default_value_t = 2)]
     pub jobs: usize,
-    /// sslmode as community.postgresql names it (disable, allow, prefer; TLS modes are refused).
+    /// libpq's sslmode (disable, allow, prefer, require, verify-ca, verify-full); overrides
+    /// the URL's.
     #[arg(long, value_name = "MODE")]
     pub ssl_mode: Option<String>,
     /// No progress bars, even on a terminal.

@@ -212,11 +212,7 @@ impl PgClient {
             .map_err(|e| PgError::Runtime(e.to_string()))?;
         let target = opts.describe();
         let mut config = opts.config.clone();
-        config.ssl_mode(match opts.ssl {
-            SslMode::Disable => WireSsl::Disable,
-            SslMode::Prefer => WireSsl::Prefer,
-            _ => WireSsl::Require,
-        });
+        config.ssl_mode(wire_ssl_mode(opts.ssl));
         let connect_limit = config
             .get_connect_timeout()
             .copied()
@@ -239,7 +235,7 @@ impl PgClient {
                 Ok::<_, PgError>(client)
             })?
         } else {
-            let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(opts)?);
+            let tls = tls_connector(opts.ssl, opts.root_cert.as_deref())?;
             block(&rt, async {
                 let (client, conn) = tokio::time::timeout(connect_limit, config.connect(tls))
                     .await
@@ -326,14 +322,38 @@ pub fn describe_error(e: &tokio_postgres::Error) -> String {
     s
 }
 
-fn tls_config(opts: &PgOptions) -> Result<rustls::ClientConfig, PgError> {
+/// A TLS connector for `ssl` (anything but `Disable`), checking the server against
+/// `root_cert` or the system's roots as the mode asks. Also used by the data migration.
+pub fn tls_connector(
+    ssl: SslMode,
+    root_cert: Option<&std::path::Path>,
+) -> Result<tokio_postgres_rustls::MakeRustlsConnect, PgError> {
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(
+        ssl, root_cert,
+    )?))
+}
+
+/// The sslmode tokio-postgres negotiates for `ssl`: the checks beyond "encrypted"
+/// are done by the connector.
+pub fn wire_ssl_mode(ssl: SslMode) -> WireSsl {
+    match ssl {
+        SslMode::Disable => WireSsl::Disable,
+        SslMode::Prefer => WireSsl::Prefer,
+        _ => WireSsl::Require,
+    }
+}
+
+fn tls_config(
+    ssl: SslMode,
+    root_cert: Option<&std::path::Path>,
+) -> Result<rustls::ClientConfig, PgError> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| PgError::Tls(e.to_string()))?;
-    if matches!(opts.ssl, SslMode::Prefer | SslMode::Require) {
+    if matches!(ssl, SslMode::Prefer | SslMode::Require) {
         // libpq's prefer/require encrypt without checking who answers.
         return Ok(builder
             .dangerous()
@@ -341,7 +361,7 @@ fn tls_config(opts: &PgOptions) -> Result<rustls::ClientConfig, PgError> {
             .with_no_client_auth());
     }
     let mut roots = rustls::RootCertStore::empty();
-    match &opts.root_cert {
+    match root_cert {
         Some(path) => {
             let certs = CertificateDer::pem_file_iter(path)
                 .map_err(|e| PgError::Tls(format!("{}: {e}", path.display())))?;
@@ -368,7 +388,7 @@ fn tls_config(opts: &PgOptions) -> Result<rustls::ClientConfig, PgError> {
             .build()
             .map_err(|e| PgError::Tls(e.to_string()))?;
     let builder = builder.dangerous();
-    Ok(if opts.ssl == SslMode::VerifyCa {
+    Ok(if ssl == SslMode::VerifyCa {
         builder
             .with_custom_certificate_verifier(Arc::new(ChainOnly(webpki)))
             .with_no_client_auth()
@@ -594,9 +614,12 @@ mod tests {
     fn verify_modes_need_roots_from_somewhere() {
         let mut o = PgOptions::parse("postgresql://h/d?sslmode=verify-full").unwrap();
         o.root_cert = Some("/nonexistent/ca.pem".into());
-        assert!(matches!(tls_config(&o), Err(PgError::Tls(_))));
+        assert!(matches!(
+            tls_config(o.ssl, o.root_cert.as_deref()),
+            Err(PgError::Tls(_))
+        ));
         o.ssl = SslMode::Require;
-        assert!(tls_config(&o).is_ok());
+        assert!(tls_config(o.ssl, o.root_cert.as_deref()).is_ok());
     }
 
     #[test]
@@ -779,5 +802,30 @@ mod tests {
             e.to_string().contains("password authentication failed"),
             "{e}"
         );
+
+        // The data migration connects the same way.
+        let migrate_ssl = |root: &str| {
+            let url = format!(
+                "postgresql://tls_user:tls-pw@localhost:{port}/postgres?sslmode=verify-full&sslrootcert={root}"
+            );
+            let spec = crate::migrate::TargetSpec::parse(&url, None).unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let c = spec.connect().await.map_err(|e| e.to_string())?;
+                let row = c
+                    .query_one(
+                        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                        &[],
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok::<bool, String>(row.get(0))
+            })
+        };
+        assert_eq!(migrate_ssl(&ca), Ok(true));
+        assert!(migrate_ssl(&other).is_err(), "unknown CA accepted");
     }
 }

@@ -1,9 +1,11 @@
 //! The PostgreSQL side: where to connect (a URL or community.postgresql's
-//! login_* arguments), connecting without TLS, and what already exists.
+//! login_* arguments), connecting (with TLS as `sslmode` asks, like the
+//! `postgres` connection), and what already exists.
 
-use std::str::FromStr;
+use std::path::PathBuf;
 
-use tokio_postgres::config::{Config, Host, SslMode};
+use crate::connection::postgres::{PgOptions, SslMode, tls_connector, wire_ssl_mode};
+use tokio_postgres::config::{Config, Host};
 use tokio_postgres::{Client, NoTls};
 
 use super::error::{MigrateError, PgContext};
@@ -15,20 +17,28 @@ pub struct TargetSpec {
     pub config: Config,
     /// For messages and the ledger key: no password.
     pub display: String,
+    pub ssl: SslMode,
+    /// The CA file for verify-ca/verify-full (otherwise the system's roots).
+    pub root_cert: Option<PathBuf>,
 }
 
 impl TargetSpec {
     /// A libpq URL or keyword string; `ssl_mode` (as community.postgresql
     /// names it) overrides the URL's sslmode.
     pub fn parse(url: &str, ssl_mode: Option<&str>) -> Result<TargetSpec, MigrateError> {
-        let mut config = Config::from_str(url)
+        let opts = PgOptions::parse(url)
             .map_err(|e| MigrateError::Target(format!("cannot parse the PostgreSQL URL: {e}")))?;
-        let mode = ssl_mode
-            .map(str::to_string)
-            .or_else(|| query_param(url, "sslmode"));
-        apply_ssl_mode(&mut config, mode.as_deref())?;
-        let display = describe(&config);
-        Ok(TargetSpec { config, display })
+        let ssl = match ssl_mode {
+            Some(m) => parse_ssl_mode(m)?,
+            None => opts.ssl,
+        };
+        let display = describe(&opts.config);
+        Ok(TargetSpec {
+            config: opts.config,
+            display,
+            ssl,
+            root_cert: opts.root_cert,
+        })
     }
 
     /// From login_host/login_port/login_user/login_password/db/login_unix_socket.
@@ -57,54 +67,53 @@ impl TargetSpec {
         if let Some(p) = password {
             config.password(p);
         }
-        apply_ssl_mode(&mut config, ssl_mode)?;
+        let ssl = parse_ssl_mode(ssl_mode.unwrap_or("prefer"))?;
         let display = describe(&config);
-        Ok(TargetSpec { config, display })
+        Ok(TargetSpec {
+            config,
+            display,
+            ssl,
+            root_cert: None,
+        })
+    }
+
+    /// The CA file for verify-ca/verify-full (community.postgresql's `ca_cert`).
+    pub fn with_ca_cert(mut self, ca_cert: Option<&str>) -> TargetSpec {
+        if let Some(c) = ca_cert.filter(|c| !c.is_empty()) {
+            self.root_cert = Some(PathBuf::from(c));
+        }
+        self
     }
 
     pub async fn connect(&self) -> Result<Client, MigrateError> {
-        let (client, conn) = self
-            .config
-            .connect(NoTls)
-            .await
-            .doing(|| format!("connecting to {}", self.display))?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        let mut config = self.config.clone();
+        config.ssl_mode(wire_ssl_mode(self.ssl));
+        let doing = || format!("connecting to {}", self.display);
+        let client = if self.ssl == SslMode::Disable {
+            let (client, conn) = config.connect(NoTls).await.doing(doing)?;
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            client
+        } else {
+            let tls = tls_connector(self.ssl, self.root_cert.as_deref())
+                .map_err(|e| MigrateError::Target(format!("{}: {e}", self.display)))?;
+            let (client, conn) = config.connect(tls).await.doing(doing)?;
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            client
+        };
         Ok(client)
     }
 }
 
-fn query_param(url: &str, key: &str) -> Option<String> {
-    let (_, q) = url.split_once('?')?;
-    q.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=')?;
-        (k == key).then(|| v.to_string())
+fn parse_ssl_mode(mode: &str) -> Result<SslMode, MigrateError> {
+    mode.parse().map_err(|_| {
+        MigrateError::Target(format!(
+            "unknown ssl_mode {mode:?} (disable, allow, prefer, require, verify-ca, verify-full)"
+        ))
     })
-}
-
-fn apply_ssl_mode(config: &mut Config, mode: Option<&str>) -> Result<(), MigrateError> {
-    match mode.unwrap_or("prefer") {
-        "disable" => {
-            config.ssl_mode(SslMode::Disable);
-        }
-        // Without TLS support, prefer and allow connect in plain text.
-        "allow" | "prefer" => {
-            config.ssl_mode(SslMode::Disable);
-        }
-        other @ ("require" | "verify-ca" | "verify-full") => {
-            return Err(MigrateError::Target(format!(
-                "ssl_mode {other} needs TLS, which the migration does not support yet; \
-                 use disable or prefer over a unix socket or a tunnel"
-            )));
-        }
-        other => {
-            return Err(MigrateError::Target(format!(
-                "unknown ssl_mode {other:?} (disable, allow, prefer, require, verify-ca, verify-full)"
-            )));
-        }
-    }
-    Ok(())
 }
 
 fn describe(c: &Config) -> String {

@@ -41,7 +41,8 @@ pub static SQLITE_TO_POSTGRES: ModuleSpec = ModuleSpec {
         arg(
             "ssl_mode",
             Str,
-            "disable, allow or prefer (TLS modes are refused for now).",
+            "As libpq's sslmode: disable, allow/prefer (TLS when offered), require (TLS, \
+             unverified), verify-ca, verify-full (default prefer).",
         )
         .choices(&[
             "disable",
@@ -51,6 +52,11 @@ pub static SQLITE_TO_POSTGRES: ModuleSpec = ModuleSpec {
             "verify-ca",
             "verify-full",
         ]),
+        arg(
+            "ca_cert",
+            Path,
+            "CA certificate file for verify-ca/verify-full (default: the system's roots).",
+        ),
         arg("schema", Str, "Target schema (default public)."),
         arg("identifiers", Str, "lower (default) or preserve.").choices(&["lower", "preserve"]),
         arg(
@@ -127,7 +133,8 @@ impl Module for SqliteToPostgres {
             &db,
             argx::string(args, "ssl_mode")?.as_deref(),
         )
-        .map_err(err)?;
+        .map_err(err)?
+        .with_ca_cert(argx::string(args, "ca_cert")?.as_deref());
         let mut opts = Options {
             schema: argx::string(args, "schema")?.unwrap_or_else(|| "public".into()),
             ident_case: argx::choice(args, "identifiers", &["lower", "preserve"], "lower")?
