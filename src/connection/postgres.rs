@@ -133,7 +133,9 @@ impl PgOptions {
 
 /// Takes `sslmode` and `sslrootcert` out of a connection string (tokio-postgres
 /// knows only some sslmode values), returning the rest.
-fn split_tls_params(conninfo: &str) -> (String, Option<String>, Option<String>) {
+/// Takes `sslmode` and `sslrootcert` out of a connection string (tokio-postgres
+/// knows neither fully): the rest, the mode and the CA file.
+pub fn split_tls_params(conninfo: &str) -> (String, Option<String>, Option<String>) {
     let (mut ssl, mut root) = (None, None);
     let mut take = |k: &str, v: &str| match k {
         "sslmode" => {
@@ -211,8 +213,7 @@ impl PgClient {
             .build()
             .map_err(|e| PgError::Runtime(e.to_string()))?;
         let target = opts.describe();
-        let mut config = opts.config.clone();
-        config.ssl_mode(wire_ssl_mode(opts.ssl));
+        let config = &opts.config;
         let connect_limit = config
             .get_connect_timeout()
             .copied()
@@ -222,31 +223,15 @@ impl PgClient {
             target: target.clone(),
             reason,
         };
-        let client = if opts.ssl == SslMode::Disable {
-            block(&rt, async {
-                let (client, conn) =
-                    tokio::time::timeout(connect_limit, config.connect(tokio_postgres::NoTls))
-                        .await
-                        .map_err(|_| fail("timed out".into()))?
-                        .map_err(|e| fail(describe_error(&e)))?;
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-                Ok::<_, PgError>(client)
-            })?
-        } else {
-            let tls = tls_connector(opts.ssl, opts.root_cert.as_deref())?;
-            block(&rt, async {
-                let (client, conn) = tokio::time::timeout(connect_limit, config.connect(tls))
-                    .await
-                    .map_err(|_| fail("timed out".into()))?
-                    .map_err(|e| fail(describe_error(&e)))?;
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-                Ok::<_, PgError>(client)
-            })?
-        };
+        let client = block(&rt, async {
+            let connecting = connect_with(config, opts.ssl, opts.root_cert.as_deref());
+            match tokio::time::timeout(connect_limit, connecting).await {
+                Err(_) => Err(fail("timed out".into())),
+                Ok(Err(ConnectFailure::Tls(e))) => Err(e),
+                Ok(Err(ConnectFailure::Server(e))) => Err(fail(describe_error(&e))),
+                Ok(Ok((client, _task))) => Ok(client),
+            }
+        })?;
         Ok(PgClient {
             rt,
             client,
@@ -331,6 +316,42 @@ pub fn tls_connector(
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(
         ssl, root_cert,
     )?))
+}
+
+/// Why `connect_with` failed.
+#[derive(Debug)]
+pub enum ConnectFailure {
+    /// The TLS settings themselves (a CA file that cannot be read, no roots).
+    Tls(PgError),
+    /// Connecting, the TLS handshake or logging in.
+    Server(tokio_postgres::Error),
+}
+
+/// Opens a session with `config` as `ssl` asks (TLS through rustls unless `Disable`),
+/// the connection driven by a task on the current runtime. Shared by the `postgres`
+/// connection, the data migration and the state store.
+pub async fn connect_with(
+    config: &Config,
+    ssl: SslMode,
+    root_cert: Option<&std::path::Path>,
+) -> Result<(Client, tokio::task::JoinHandle<()>), ConnectFailure> {
+    let mut config = config.clone();
+    config.ssl_mode(wire_ssl_mode(ssl));
+    let (client, task) = if ssl == SslMode::Disable {
+        let (client, conn) = config
+            .connect(tokio_postgres::NoTls)
+            .await
+            .map_err(ConnectFailure::Server)?;
+        (client, tokio::spawn(async move { drop(conn.await) }))
+    } else {
+        let tls = tls_connector(ssl, root_cert).map_err(ConnectFailure::Tls)?;
+        let (client, conn) = config
+            .connect(tls)
+            .await
+            .map_err(ConnectFailure::Server)?;
+        (client, tokio::spawn(async move { drop(conn.await) }))
+    };
+    Ok((client, task))
 }
 
 /// The sslmode tokio-postgres negotiates for `ssl`: the checks beyond "encrypted"
@@ -827,5 +848,17 @@ mod tests {
         };
         assert_eq!(migrate_ssl(&ca), Ok(true));
         assert!(migrate_ssl(&other).is_err(), "unknown CA accepted");
+
+        // And so does the state store.
+        let state = |root: &str| {
+            crate::state::open(&crate::state::StateSpec::Postgres(format!(
+                "postgresql://tls_user:tls-pw@localhost:{port}/postgres?sslmode=verify-full&sslrootcert={root}"
+            )))
+        };
+        c.psql("postgres", "GRANT CREATE ON DATABASE postgres TO tls_user");
+        let store = state(&ca).unwrap_or_else(|e| panic!("{e}"));
+        assert!(store.runs(1).unwrap().is_empty());
+        let err = state(&other).err().expect("unknown CA accepted");
+        assert!(!err.to_string().contains("tls-pw"), "{err}");
     }
 }

@@ -4,9 +4,9 @@
 
 use std::path::PathBuf;
 
-use crate::connection::postgres::{PgOptions, SslMode, tls_connector, wire_ssl_mode};
+use crate::connection::postgres::{ConnectFailure, PgOptions, SslMode, connect_with};
+use tokio_postgres::Client;
 use tokio_postgres::config::{Config, Host};
-use tokio_postgres::{Client, NoTls};
 
 use super::error::{MigrateError, PgContext};
 use super::types::PgType;
@@ -86,25 +86,15 @@ impl TargetSpec {
     }
 
     pub async fn connect(&self) -> Result<Client, MigrateError> {
-        let mut config = self.config.clone();
-        config.ssl_mode(wire_ssl_mode(self.ssl));
-        let doing = || format!("connecting to {}", self.display);
-        let client = if self.ssl == SslMode::Disable {
-            let (client, conn) = config.connect(NoTls).await.doing(doing)?;
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-            client
-        } else {
-            let tls = tls_connector(self.ssl, self.root_cert.as_deref())
-                .map_err(|e| MigrateError::Target(format!("{}: {e}", self.display)))?;
-            let (client, conn) = config.connect(tls).await.doing(doing)?;
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-            client
-        };
-        Ok(client)
+        match connect_with(&self.config, self.ssl, self.root_cert.as_deref()).await {
+            Ok((client, _task)) => Ok(client),
+            Err(ConnectFailure::Tls(e)) => {
+                Err(MigrateError::Target(format!("{}: {e}", self.display)))
+            }
+            Err(ConnectFailure::Server(e)) => {
+                Err(e).doing(|| format!("connecting to {}", self.display))
+            }
+        }
     }
 }
 

@@ -437,8 +437,8 @@ pub enum StateError {
     #[error("{origin}: {msg}")]
     InvalidSpec { origin: String, msg: String },
     #[error(
-        "TLS for the state store is not supported yet ({setting} in {target}); use \
-         sslmode=disable or sslmode=prefer, a unix socket, or a tunnel"
+        "client certificates for the state store are not supported yet ({setting} in \
+         {target}); use password or peer authentication"
     )]
     TlsUnsupported { target: String, setting: String },
     #[error("the state store is damaged: {0}")]

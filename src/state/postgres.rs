@@ -14,7 +14,11 @@ use std::time::Duration;
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, Config, NoTls, Row};
+use crate::connection::postgres::{
+    ConnectFailure, PgError, SslMode, connect_with, split_tls_params,
+};
+use std::path::PathBuf;
+use tokio_postgres::{Client, Config, Row};
 
 use super::{
     COUNTS_SQL, Counts, LedgerEntry, LockGuard, LockHolder, PendingHandler, RunDetail, RunId,
@@ -140,6 +144,8 @@ struct Shared {
     /// `None` only while dropping.
     rt: Option<Runtime>,
     config: Config,
+    ssl: SslMode,
+    root_cert: Option<PathBuf>,
     target: String,
     this_host: String,
 }
@@ -165,19 +171,16 @@ impl Shared {
     }
 
     async fn connect(&self) -> Result<(Client, JoinHandle<()>), StateError> {
-        let (client, connection) =
-            self.config
-                .connect(NoTls)
-                .await
-                .map_err(|e| StateError::Open {
-                    target: self.target.clone(),
-                    reason: describe_error(&e),
-                })?;
-        let task = tokio::spawn(async move {
-            // Errors surface on the client's next query.
-            let _ = connection.await;
-        });
-        Ok((client, task))
+        let open_error = |reason: String| StateError::Open {
+            target: self.target.clone(),
+            reason,
+        };
+        match connect_with(&self.config, self.ssl, self.root_cert.as_deref()).await {
+            Ok(pair) => Ok(pair),
+            Err(ConnectFailure::Tls(e)) => Err(open_error(e.to_string())),
+            // Errors after this surface on the client's next query.
+            Err(ConnectFailure::Server(e)) => Err(open_error(describe_error(&e))),
+        }
     }
 }
 
@@ -248,23 +251,19 @@ pub(super) fn describe_error(e: &tokio_postgres::Error) -> String {
     s
 }
 
-/// Refuses TLS settings this backend cannot honour yet.
-fn check_sslmode(url: &str, target: &str) -> Result<(), StateError> {
+/// Refuses TLS settings this backend cannot honour yet (client certificates).
+fn check_client_certs(url: &str, target: &str) -> Result<(), StateError> {
     let Some((_, query)) = url.split_once('?') else {
         return Ok(());
     };
     for kv in query.split('&') {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
         let k = k.to_ascii_lowercase();
-        match (k.as_str(), v.to_ascii_lowercase().as_str()) {
-            ("sslmode", "disable" | "allow" | "prefer") => {}
-            ("sslmode", _) | ("sslcert" | "sslkey" | "sslrootcert", _) => {
-                return Err(StateError::TlsUnsupported {
-                    target: target.to_string(),
-                    setting: format!("{k}={v}"),
-                });
-            }
-            _ => {}
+        if k == "sslcert" || k == "sslkey" {
+            return Err(StateError::TlsUnsupported {
+                target: target.to_string(),
+                setting: format!("{k}={v}"),
+            });
         }
     }
     Ok(())
@@ -365,8 +364,16 @@ fn key_parts(key: i64) -> (i64, i64) {
 impl PgStore {
     pub(super) fn open(url: &str) -> Result<PgStore, StateError> {
         let target = redact_url(url);
-        check_sslmode(url, &target)?;
-        let mut config = Config::from_str(url).map_err(|e| StateError::Open {
+        check_client_certs(url, &target)?;
+        let (url, ssl, root_cert) = split_tls_params(url);
+        let ssl = match ssl {
+            Some(mode) => mode.parse().map_err(|e: PgError| StateError::Open {
+                target: target.clone(),
+                reason: e.to_string(),
+            })?,
+            None => SslMode::Prefer,
+        };
+        let mut config = Config::from_str(&url).map_err(|e| StateError::Open {
             target: target.clone(),
             reason: describe_error(&e),
         })?;
@@ -386,6 +393,8 @@ impl PgStore {
         let shared = Arc::new(Shared {
             rt: Some(rt),
             config,
+            ssl,
+            root_cert: root_cert.map(PathBuf::from),
             target,
             this_host: super::this_controller(),
         });
