@@ -345,10 +345,7 @@ pub async fn connect_with(
         (client, tokio::spawn(async move { drop(conn.await) }))
     } else {
         let tls = tls_connector(ssl, root_cert).map_err(ConnectFailure::Tls)?;
-        let (client, conn) = config
-            .connect(tls)
-            .await
-            .map_err(ConnectFailure::Server)?;
+        let (client, conn) = config.connect(tls).await.map_err(ConnectFailure::Server)?;
         (client, tokio::spawn(async move { drop(conn.await) }))
     };
     Ok((client, task))

@@ -11,13 +11,13 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::runtime::Runtime;
-use tokio::task::JoinHandle;
-use tokio_postgres::error::SqlState;
 use crate::connection::postgres::{
     ConnectFailure, PgError, SslMode, connect_with, split_tls_params,
 };
 use std::path::PathBuf;
+use tokio::runtime::Runtime;
+use tokio::task::JoinHandle;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Config, Row};
 
 use super::{
