@@ -117,18 +117,23 @@ impl PgOptions {
 
     /// `user@host:port/db`, never the password.
     pub fn describe(&self) -> String {
-        let host = match self.config.get_hosts().first() {
-            Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
-            Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
-            None => "localhost".into(),
-        };
-        let port = self.config.get_ports().first().copied().unwrap_or(5432);
-        format!(
-            "{}@{host}:{port}/{}",
-            self.config.get_user().unwrap_or(""),
-            self.config.get_dbname().unwrap_or("")
-        )
+        describe_config(&self.config)
     }
+}
+
+/// `user@host:port/db` of a session's settings, never the password.
+pub fn describe_config(c: &Config) -> String {
+    let host = match c.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+        Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = c.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "{}@{host}:{port}/{}",
+        c.get_user().unwrap_or(""),
+        c.get_dbname().unwrap_or("")
+    )
 }
 
 /// Takes `sslmode` and `sslrootcert` out of a connection string (tokio-postgres

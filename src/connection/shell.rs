@@ -21,7 +21,7 @@
 //! is unknown when the header is written.
 
 use super::Output;
-use super::sudo::nonce;
+use super::sudo::{find, nonce};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// The line the shell prints once it is ready for scripts.
@@ -215,13 +215,6 @@ async fn read_until<R: AsyncRead + Unpin>(
         }
         buf.extend_from_slice(&chunk[..n]);
     }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if hay.len() < needle.len() {
-        return None;
-    }
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]

@@ -4,9 +4,11 @@
 
 use std::path::PathBuf;
 
-use crate::connection::postgres::{ConnectFailure, PgOptions, SslMode, connect_with};
+use crate::connection::postgres::{
+    ConnectFailure, PgOptions, SslMode, connect_with, describe_config,
+};
 use tokio_postgres::Client;
-use tokio_postgres::config::{Config, Host};
+use tokio_postgres::config::Config;
 
 use super::error::{MigrateError, PgContext};
 use super::types::PgType;
@@ -107,17 +109,7 @@ fn parse_ssl_mode(mode: &str) -> Result<SslMode, MigrateError> {
 }
 
 fn describe(c: &Config) -> String {
-    let host = match c.get_hosts().first() {
-        Some(Host::Tcp(h)) => h.clone(),
-        Some(Host::Unix(p)) => p.display().to_string(),
-        None => "localhost".into(),
-    };
-    let port = c.get_ports().first().copied().unwrap_or(5432);
-    format!(
-        "postgresql://{}@{host}:{port}/{}",
-        c.get_user().unwrap_or(""),
-        c.get_dbname().unwrap_or("")
-    )
+    format!("postgresql://{}", describe_config(c))
 }
 
 /// Which of `names` exist as tables in `schema`, with their row estimate
