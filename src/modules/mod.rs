@@ -85,6 +85,17 @@ pub enum Undo {
         /// One line for the rollback plan, e.g. "remove package nginx".
         summary: String,
     },
+    /// Nothing to put back, but the change must be made once more after a
+    /// rollback restored what it acted on: a restart or reload of a running
+    /// service, so that it loads the restored configuration. Replayed at the
+    /// end of the host's rollback, once per distinct task, and only when the
+    /// rollback changes something else on that host.
+    Replay {
+        module: String,
+        args: serde_json::Map<String, serde_json::Value>,
+        /// One line for the rollback plan, e.g. "restart service tbuddy".
+        summary: String,
+    },
     /// Nothing to restore, say why (e.g. an arbitrary command).
     Irreversible(String),
     /// The change only affects this run's variables.

@@ -421,7 +421,10 @@ impl Action for ServiceAction {
             } else {
                 format!("Could not find the requested service {}", self.name)
             };
-            return Err(ModuleError::new(format!("{what}: host")));
+            let mut e = ModuleError::new(format!("{what}: host"));
+            // A rollback's replayed restart skips a service that is gone.
+            e.returns.insert("missing".into(), Value::Bool(true));
+            return Err(e);
         }
         self.seen = Some(seen);
         Ok(())
@@ -452,8 +455,22 @@ impl Action for ServiceAction {
             what.push(if s.masked() { "mask" } else { "unmask" });
         }
         let undo = if args.is_empty() {
-            // A restart or reload of a running service: nothing to put back.
-            Undo::Nothing
+            // A restart or reload of a running service: nothing to put back,
+            // but a rollback makes it again so the service loads what the
+            // rollback restored.
+            let again = if ops.contains(&Op::Restart) {
+                "restarted"
+            } else {
+                "reloaded"
+            };
+            let mut args = serde_json::Map::new();
+            args.insert("name".into(), self.name.clone().into());
+            args.insert("state".into(), again.into());
+            Undo::Replay {
+                module: "service".into(),
+                summary: format!("{} service {}", &again[..again.len() - 2], self.name),
+                args,
+            }
         } else {
             args.insert("name".into(), self.name.clone().into());
             Undo::Invoke {
@@ -650,13 +667,16 @@ mod tests {
             "LoadState=loaded\nActiveState=active\nUnitFileState=enabled\n",
         );
         assert!(a.diff().unwrap().is_none());
-        // a restart of a running service always acts and leaves nothing to undo
+        // a restart of a running service always acts; a rollback makes it again
         let a = action(
             Some(Want::Restarted),
             None,
             "LoadState=loaded\nActiveState=active\nUnitFileState=enabled\n",
         );
-        assert!(matches!(a.diff().unwrap().unwrap().undo, Undo::Nothing));
+        assert!(matches!(
+            a.diff().unwrap().unwrap().undo,
+            Undo::Replay { ref summary, .. } if summary == "restart service app"
+        ));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! of the rollback run. A failed step stops its host: later steps may depend
 //! on it.
 
-use super::{Connections, Connector, RollbackPlan, StepOp, apply_step, describe};
+use super::{Connections, Connector, RollbackPlan, apply_step, describe};
 use crate::modules::Target;
 use crate::state::{RunId, StateStore, TaskRecord};
 use std::collections::BTreeMap;
@@ -62,7 +62,7 @@ pub fn apply_plan(
         };
         let r = recap.hosts.entry(host.clone()).or_default();
         for step in steps {
-            if matches!(step.op, StepOp::AlreadyDone | StepOp::Irreversible { .. }) {
+            if !step.op.acts() {
                 continue;
             }
             let started = std::time::Instant::now();

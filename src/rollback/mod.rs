@@ -39,8 +39,22 @@ pub enum StepOp {
         args: serde_json::Map<String, serde_json::Value>,
         summary: String,
     },
+    /// Run a recorded task again once the host's other steps are done (a
+    /// restart, so that the service loads the restored configuration).
+    Replay {
+        module: String,
+        args: serde_json::Map<String, serde_json::Value>,
+        summary: String,
+    },
     /// The change has no undo.
     Irreversible { why: String },
+}
+
+impl StepOp {
+    /// Whether applying the step changes the host.
+    pub fn acts(&self) -> bool {
+        !matches!(self, StepOp::AlreadyDone | StepOp::Irreversible { .. })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -75,9 +89,7 @@ impl RollbackPlan {
     }
 
     pub fn changes(&self) -> usize {
-        self.steps()
-            .filter(|s| !matches!(s.op, StepOp::AlreadyDone | StepOp::Irreversible { .. }))
-            .count()
+        self.steps().filter(|s| s.op.acts()).count()
     }
 
     pub fn drifted(&self) -> Vec<&Step> {
@@ -164,7 +176,9 @@ pub fn plan(
             let (path, state) = match &record.action {
                 UndoAction::Remove { path } => (path.clone(), absent_state(path)),
                 UndoAction::Restore { prior } => (prior.path.clone(), prior.clone()),
-                UndoAction::Irreversible { .. } | UndoAction::Invoke { .. } => continue,
+                UndoAction::Irreversible { .. }
+                | UndoAction::Invoke { .. }
+                | UndoAction::Replay { .. } => continue,
             };
             origin.entry(path).or_insert(state);
         }
@@ -200,7 +214,7 @@ pub fn plan(
                 plan.unreachable.insert(host, msg);
             }
             None => {
-                plan.hosts.insert(host.clone(), steps);
+                plan.hosts.insert(host.clone(), replays_last(steps));
                 conns.insert(host, conn);
             }
         }
@@ -260,6 +274,16 @@ impl HostPlanner<'_> {
                 StepOp::AlreadyDone
             }
             UndoAction::Irreversible { why } => StepOp::Irreversible { why: why.clone() },
+            // Whether it runs depends on the host's other steps: replays_last.
+            UndoAction::Replay {
+                module,
+                args,
+                summary,
+            } => StepOp::Replay {
+                module: module.clone(),
+                args: args.clone(),
+                summary: summary.clone(),
+            },
             UndoAction::Invoke { module, args, .. } => {
                 // Planned like a task: an inverse already in effect is no step.
                 let mut action = inverse_action(module, args)?;
@@ -395,6 +419,44 @@ impl HostPlanner<'_> {
     }
 }
 
+/// Moves the replays after every other step of the host, keeping one per
+/// distinct task; they are needed only when something else is undone.
+fn replays_last(steps: Vec<Step>) -> Vec<Step> {
+    let (mut replays, mut rest): (Vec<Step>, Vec<Step>) = steps
+        .into_iter()
+        .partition(|s| matches!(s.op, StepOp::Replay { .. }));
+    // The journal is walked newest first; replay in the order the run did.
+    replays.reverse();
+    let needed = rest.iter().any(|s| s.op.acts());
+    // A service the rollback itself starts or stops loads the restored
+    // configuration then, or is meant to stay down: no replay for it.
+    let handled: Vec<serde_json::Value> = rest
+        .iter()
+        .filter_map(|s| match &s.op {
+            StepOp::Invoke { module, args, .. } if module == "service" => args.get("name").cloned(),
+            _ => None,
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for mut step in replays {
+        let key = match &step.op {
+            StepOp::Replay { module, args, .. } => (module.clone(), args.clone()),
+            _ => unreachable!("partitioned"),
+        };
+        if seen.contains(&key)
+            || key.0 == "service" && key.1.get("name").is_some_and(|n| handled.contains(n))
+        {
+            continue;
+        }
+        seen.push(key);
+        if !needed {
+            step.op = StepOp::AlreadyDone;
+        }
+        rest.push(step);
+    }
+    rest
+}
+
 fn absent_state(path: &str) -> PathState {
     PathState {
         path: path.to_string(),
@@ -483,6 +545,7 @@ pub fn describe(op: &StepOp) -> String {
             FileKind::Other => format!("restore {}", prior.path),
         },
         StepOp::Invoke { summary, .. } => summary.clone(),
+        StepOp::Replay { summary, .. } => format!("{summary} again (after the restores)"),
         StepOp::Irreversible { why } => format!("irreversible: {why}"),
     }
 }
@@ -520,6 +583,22 @@ pub fn apply_step(step: &Step, t: &mut Target<'_>, store: &dyn StateStore) -> Re
         StepOp::Invoke { module, args, .. } => {
             let mut action = inverse_action(module, args)?;
             action.observe(t).map_err(|e| e.msg)?;
+            match action.diff().map_err(|e| e.msg)? {
+                Some(change) => action.apply(&change, t).map_err(|e| e.msg),
+                None => Ok(()),
+            }
+        }
+        StepOp::Replay { module, args, .. } => {
+            let mut action = inverse_action(module, args)?;
+            if let Err(e) = action.observe(t) {
+                // An earlier step of this rollback removed what it acts on
+                // (the package of the service): nothing is left to restart.
+                return if e.returns.get("missing") == Some(&serde_json::Value::Bool(true)) {
+                    Ok(())
+                } else {
+                    Err(e.msg)
+                };
+            }
             match action.diff().map_err(|e| e.msg)? {
                 Some(change) => action.apply(&change, t).map_err(|e| e.msg),
                 None => Ok(()),
@@ -721,5 +800,92 @@ mod tests {
         let (again, _) = super::plan(store.as_ref(), run, &all, false, &mut Local).unwrap();
         assert_eq!(again.hosts["localhost"][0].op, StepOp::AlreadyDone);
         assert_eq!(again.changes(), 0);
+    }
+
+    fn step(op: StepOp) -> Step {
+        Step {
+            entry: UndoEntry {
+                id: 0,
+                run: 1,
+                seq: 0,
+                host: "h".into(),
+                task: "t".into(),
+                location: "site.yml:1:1".into(),
+                summary: String::new(),
+                undo: serde_json::Value::Null,
+                blobs: vec![],
+                state: UndoState::Done,
+            },
+            record: UndoRecord {
+                conn: ConnSpec::Local,
+                become_user: None,
+                action: UndoAction::Irreversible { why: String::new() },
+                after: vec![],
+            },
+            op,
+            drift: None,
+        }
+    }
+
+    fn replay(name: &str) -> StepOp {
+        StepOp::Replay {
+            module: "service".into(),
+            args: serde_json::json!({"name": name, "state": "restarted"})
+                .as_object()
+                .unwrap()
+                .clone(),
+            summary: format!("restart service {name}"),
+        }
+    }
+
+    fn restore(path: &str) -> StepOp {
+        StepOp::Remove {
+            path: path.into(),
+            kind: FileKind::File,
+        }
+    }
+
+    #[test]
+    fn restarts_are_replayed_once_after_the_restores() {
+        // Newest first, as the journal is walked: the second restart, the
+        // env file, the first restart, the unit file.
+        let steps = vec![
+            step(replay("app")),
+            step(restore("/etc/app/env")),
+            step(replay("app")),
+            step(replay("db")),
+            step(restore("/etc/app/unit")),
+        ];
+        let out: Vec<String> = replays_last(steps)
+            .iter()
+            .map(|s| describe(&s.op))
+            .collect();
+        assert_eq!(
+            out,
+            [
+                "remove file /etc/app/env",
+                "remove file /etc/app/unit",
+                "restart service db again (after the restores)",
+                "restart service app again (after the restores)",
+            ]
+        );
+    }
+
+    #[test]
+    fn no_replay_without_anything_else_to_undo_or_when_the_service_is_undone() {
+        let out = replays_last(vec![step(replay("app")), step(StepOp::AlreadyDone)]);
+        assert_eq!(out.len(), 2);
+        assert!(out.iter().all(|s| !s.op.acts()), "nothing else changes");
+
+        let stop = StepOp::Invoke {
+            module: "service".into(),
+            args: serde_json::json!({"name": "app", "state": "stopped"})
+                .as_object()
+                .unwrap()
+                .clone(),
+            summary: "stop service app".into(),
+        };
+        let out = replays_last(vec![step(replay("app")), step(stop), step(restore("/x"))]);
+        assert_eq!(out.len(), 2, "the stop decides, no restart after it");
     }
 }

@@ -35,6 +35,13 @@ pub enum UndoAction {
         args: serde_json::Map<String, serde_json::Value>,
         summary: String,
     },
+    /// Run this module task again after the host's other undo steps (a
+    /// restart that must see the restored configuration).
+    Replay {
+        module: String,
+        args: serde_json::Map<String, serde_json::Value>,
+        summary: String,
+    },
     /// No safe undo; rollback refuses unless forced.
     Irreversible { why: String },
 }
@@ -158,6 +165,15 @@ pub fn undo_record(
             args,
             summary,
         } => UndoAction::Invoke {
+            module: module.clone(),
+            args: args.clone(),
+            summary: summary.clone(),
+        },
+        Undo::Replay {
+            module,
+            args,
+            summary,
+        } => UndoAction::Replay {
             module: module.clone(),
             args: args.clone(),
             summary: summary.clone(),

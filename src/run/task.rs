@@ -1031,7 +1031,9 @@ fn observe_and_change(
                 let mut c = ch.clone();
                 c.summary = "(hidden by no_log)".into();
                 c.diff = None;
-                if let crate::modules::Undo::Invoke { summary, .. } = &mut c.undo {
+                if let crate::modules::Undo::Invoke { summary, .. }
+                | crate::modules::Undo::Replay { summary, .. } = &mut c.undo
+                {
                     *summary = "(hidden by no_log)".into();
                 }
                 hidden = c;

@@ -89,6 +89,9 @@ impl Login {
 }
 
 /// A connection to one database of the target's server.
+/// The unit a planned install of the `postgresql` package leaves (apt's plan).
+const PLANNED_SERVER_UNIT: &str = "/lib/systemd/system/postgresql.service";
+
 pub struct Session<'s, 't, 'a> {
     t: &'s mut Target<'a>,
     login: &'t Login,
@@ -165,8 +168,23 @@ impl<'s, 't, 'a> Session<'s, 't, 'a> {
         self.psql(&sql).map(|_| ())
     }
 
+    /// In a plan, an earlier step installs the PostgreSQL package on this
+    /// host: the server it brings up is empty, so every read finds nothing
+    /// (and the host, which has no `postgres` user yet, is not asked).
+    pub fn server_planned(&mut self) -> bool {
+        self.t.conn.postgres().is_none()
+            && self
+                .t
+                .planned
+                .and_then(|p| p.get(PLANNED_SERVER_UNIT))
+                .is_some_and(|st| st.exists())
+    }
+
     /// The first column of the first row, as text.
     fn scalar_text(&mut self, select: &str) -> ModResult<Option<String>> {
+        if self.server_planned() {
+            return Ok(None);
+        }
         if self.t.conn.postgres().is_some() {
             if let Some(r) = &self.login.session_role {
                 self.direct(&format!("SET ROLE {}", ident(r)))?;
