@@ -746,7 +746,13 @@ fn ledger_cycle(pg: &PgCluster) {
         Outcome::AlreadyDone(_)
     ));
     // Rollback drops what was created and forgets the step.
-    let done = migrate::rollback(&c.source(), &c.target(pg), "public", &*c.store()).unwrap();
+    let done = migrate::rollback(
+        &migrate::SourceId::controller(&c.source()),
+        &c.target(pg),
+        "public",
+        &*c.store(),
+    )
+    .unwrap();
     assert_eq!(done, vec!["DROP TABLE \"public\".\"t\"".to_string()]);
     assert_eq!(
         c.sql(
@@ -756,9 +762,14 @@ fn ledger_cycle(pg: &PgCluster) {
         "0"
     );
     assert!(c.store().ledger_get(&insp.key).unwrap().is_none());
-    let err = migrate::rollback(&c.source(), &c.target(pg), "public", &*c.store())
-        .unwrap_err()
-        .to_string();
+    let err = migrate::rollback(
+        &migrate::SourceId::controller(&c.source()),
+        &c.target(pg),
+        "public",
+        &*c.store(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("nothing to roll back"), "{err}");
     // A table of the same name not made by this migration is refused.
     c.sql(pg, "CREATE TABLE t (x int)");

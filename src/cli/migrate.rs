@@ -105,15 +105,19 @@ pub fn exec(args: MigrateArgs) -> Result<i32, CliError> {
     let target = TargetSpec::parse(&args.target, args.ssl_mode.as_deref()).map_err(failed)?;
     let store = args.state.open()?;
     if args.rollback {
-        let done = migrate::rollback(&args.source, &target, &args.schema, &*store).map_err(
-            |e| match e {
-                MigrateError::Refused(m) => CliError {
-                    message: format!("error: {m}"),
-                    code: REFUSED,
-                },
-                other => failed(other),
+        let done = migrate::rollback(
+            &migrate::SourceId::controller(&args.source),
+            &target,
+            &args.schema,
+            &*store,
+        )
+        .map_err(|e| match e {
+            MigrateError::Refused(m) => CliError {
+                message: format!("error: {m}"),
+                code: REFUSED,
             },
-        )?;
+            other => failed(other),
+        })?;
         for d in &done {
             println!("{d}");
         }

@@ -22,6 +22,29 @@ fn current_user() -> Option<String> {
 
 impl Connection for LocalConnection {
     fn exec_stdin(&mut self, req: &Exec<'_>, stdin: Stdin<'_>) -> Result<Output, ConnError> {
+        run(req, stdin, None)
+    }
+
+    fn exec_stdout_to(
+        &mut self,
+        req: &Exec<'_>,
+        out: &mut (dyn Write + Send),
+    ) -> Result<Output, ConnError> {
+        run(req, Stdin::Null, Some(out))
+    }
+
+    fn describe(&self) -> String {
+        "local".into()
+    }
+}
+
+/// Runs one command; its stdout is collected, or copied to `sink` as it arrives.
+fn run(
+    req: &Exec<'_>,
+    stdin: Stdin<'_>,
+    sink: Option<&mut (dyn Write + Send)>,
+) -> Result<Output, ConnError> {
+    {
         let plan = sudo::plan(req, current_user().as_deref());
         let password = sudo::password(req, &plan);
         let wants_stdin = !matches!(stdin, Stdin::Null) || password.is_some();
@@ -51,7 +74,13 @@ impl Connection for LocalConnection {
             let writer = s.spawn(move || feed(child_in, stdin, gate, password));
             let err_reader = s.spawn(move || read_stderr(child_err, marker, prompt, tx));
             let mut buf = Vec::new();
-            let out = child_out.read_to_end(&mut buf).map(|_| buf);
+            let out = match sink {
+                Some(w) => io::copy(&mut child_out, w).map(|_| buf),
+                None => child_out.read_to_end(&mut buf).map(|_| buf),
+            };
+            // Closed before waiting: a command whose output is no longer taken must not
+            // block on a full pipe.
+            drop(child_out);
             let fed = writer.join().expect("stdin writer panicked");
             let err = err_reader.join().expect("stderr reader panicked");
             (fed, out, err)
@@ -83,10 +112,6 @@ impl Connection for LocalConnection {
             )));
         }
         Ok(Output { rc, stdout, stderr })
-    }
-
-    fn describe(&self) -> String {
-        "local".into()
     }
 }
 
@@ -254,6 +279,45 @@ mod tests {
             })
             .unwrap();
         assert_eq!(out.stdout, b"XY");
+    }
+
+    /// Writes into a vector until `limit` bytes, then fails.
+    struct Limited(Vec<u8>, usize);
+
+    impl Write for Limited {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.0.len() >= self.1 {
+                return Err(io::Error::other("controller disk full"));
+            }
+            self.0.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn output_streams_into_a_writer() {
+        let mut c = LocalConnection;
+        let req = Exec {
+            script: "head -c 3000000 /dev/zero; echo e >&2; exit 3",
+            ..Default::default()
+        };
+        let mut sink = Limited(Vec::new(), usize::MAX);
+        let out = c.exec_stdout_to(&req, &mut sink).unwrap();
+        assert_eq!((out.rc, out.stdout.len()), (3, 0));
+        assert_eq!(out.stderr_str(), "e\n");
+        assert_eq!(sink.0.len(), 3_000_000);
+        // a writer that fails ends the command instead of leaving it blocked
+        let endless = Exec {
+            script: "cat /dev/zero",
+            ..Default::default()
+        };
+        let err = c
+            .exec_stdout_to(&endless, &mut Limited(Vec::new(), 1 << 20))
+            .unwrap_err();
+        assert!(err.to_string().contains("controller disk full"), "{err}");
     }
 
     #[test]

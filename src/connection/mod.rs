@@ -15,11 +15,11 @@ mod sudo;
 pub use local::LocalConnection;
 pub use postgres::PostgresConnection;
 pub use spec::{ConnSpec, SSH_VARS};
-pub use ssh::{DEFAULT_CONNECT_TIMEOUT, SshConnection, SshParams};
+pub use ssh::{DEFAULT_CONNECT_TIMEOUT, LocalForward, RemoteEnd, SshConnection, SshParams};
 pub(crate) use sudo::nonce;
 
 use std::fmt;
-use std::io::Read;
+use std::io::{Read, Write};
 
 /// Chunk size for streamed input.
 pub const STREAM_CHUNK: usize = 128 * 1024;
@@ -111,8 +111,28 @@ pub trait Connection: Send {
     /// output pipes before reading all of its input cannot deadlock.
     fn exec_stdin(&mut self, req: &Exec<'_>, stdin: Stdin<'_>) -> Result<Output, ConnError>;
 
+    /// Runs `sh -c script` on the target without input and writes its standard output to
+    /// `out` as it arrives, so an output of any size crosses with bounded controller memory.
+    /// The returned `stdout` is empty. A failed write to `out` fails the exec.
+    fn exec_stdout_to(
+        &mut self,
+        req: &Exec<'_>,
+        out: &mut (dyn Write + Send),
+    ) -> Result<Output, ConnError> {
+        let mut o = self.exec_stdin(req, Stdin::Null)?;
+        out.write_all(&o.stdout)
+            .map_err(|e| ConnError::Failed(format!("writing the command's output: {e}")))?;
+        o.stdout.clear();
+        Ok(o)
+    }
+
     /// A short description for messages (`local`, `ssh root@10.0.0.5:22`).
     fn describe(&self) -> String;
+
+    /// The SSH connection behind this one, for what only SSH offers (port forwards).
+    fn ssh(&mut self) -> Option<&mut SshConnection> {
+        None
+    }
 
     /// A PostgreSQL server reached directly (`ansible_connection: postgres`).
     fn postgres(&mut self) -> Option<&mut PostgresConnection> {

@@ -1,8 +1,9 @@
 //! `ansible_connection: postgres`: a host that is a PostgreSQL server reached
 //! straight from the controller (managed PostgreSQL), with no shell behind it.
 //!
-//! Only the `postgresql_*` modules run on such a host; they reach it through
-//! [`PostgresConnection::client`]. Every other module fails, naming the host.
+//! Only the `postgresql_*` modules (through [`PostgresConnection::client`]) and
+//! `sqlite_to_postgres` (with the host's options) run on such a host. Every other
+//! module fails, naming the host.
 //!
 //! The address comes from the host's `pg_url`, a libpq URI or keyword string.
 //! `sslmode` takes all of libpq's values: `disable`, `allow`/`prefer` (TLS when the
@@ -580,7 +581,7 @@ impl Connection for PostgresConnection {
     fn exec_stdin(&mut self, _req: &Exec<'_>, _stdin: Stdin<'_>) -> Result<Output, ConnError> {
         Err(ConnError::Failed(format!(
             "host {} is reached with `ansible_connection: postgres` (a PostgreSQL server, no shell): \
-             only postgresql_* modules can run on it",
+             only the postgresql_* modules and sqlite_to_postgres can run on it",
             self.host
         )))
     }

@@ -17,7 +17,7 @@
 use super::shell::{LOOP, ShellError, ShellIo};
 use super::sudo::{self, Event, Gate, Scanner, Step, nonce};
 use super::{Become, ConnError, Connection, Exec, Output, STREAM_CHUNK, Stdin, with_env};
-use openssh::{Error as SshError, Session, Stdio};
+use openssh::{Error as SshError, ForwardType, Session, Socket, Stdio};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -305,16 +305,160 @@ impl SshConnection {
     }
 }
 
+/// Where a forwarded connection goes on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoteEnd {
+    /// A unix socket on the host.
+    Unix(PathBuf),
+    /// A TCP address, resolved by the host.
+    Tcp { host: String, port: u16 },
+}
+
+impl RemoteEnd {
+    fn socket(&self) -> Socket<'_> {
+        match self {
+            RemoteEnd::Unix(p) => Socket::from(p.as_path()),
+            RemoteEnd::Tcp { host, port } => Socket::new(host.as_str(), *port),
+        }
+    }
+}
+
+impl std::fmt::Display for RemoteEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RemoteEnd::Unix(p) => write!(f, "{}", p.display()),
+            RemoteEnd::Tcp { host, port } if host.contains(':') => write!(f, "[{host}]:{port}"),
+            RemoteEnd::Tcp { host, port } => write!(f, "{host}:{port}"),
+        }
+    }
+}
+
+/// A local forward through a host's control master: each connection to the unix socket
+/// `listen` on the controller is carried to `remote` on the host. While it exists, an idle
+/// command keeps the master from exiting (ControlPersist counts sessions, not listeners).
+/// Dropping it ends the forward and removes the socket.
+pub struct LocalForward {
+    session: Arc<Session>,
+    listen: PathBuf,
+    remote: RemoteEnd,
+    hold: Option<openssh::Child<Arc<Session>>>,
+}
+
+impl std::fmt::Debug for LocalForward {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "LocalForward({} -> {})",
+            self.listen.display(),
+            self.remote
+        )
+    }
+}
+
+impl LocalForward {
+    /// The controller end.
+    pub fn listen(&self) -> &Path {
+        &self.listen
+    }
+}
+
+impl Drop for LocalForward {
+    fn drop(&mut self) {
+        // Closing its input ends the idle command.
+        self.hold.take();
+        let (session, listen, remote) = (&self.session, &self.listen, &self.remote);
+        block_on(async {
+            let _ = tokio::time::timeout(
+                Duration::from_secs(5),
+                session.close_port_forward(ForwardType::Local, listen.as_path(), remote.socket()),
+            )
+            .await;
+        });
+        let _ = std::fs::remove_file(&self.listen);
+    }
+}
+
+impl SshConnection {
+    /// Opens a local forward from the unix socket `listen` on the controller (which must
+    /// not exist yet; its directory should be private) to `remote` on the host, through
+    /// the control master, connecting first if needed. The forward lasts until the
+    /// returned value is dropped.
+    pub fn forward_local(
+        &mut self,
+        listen: &Path,
+        remote: &RemoteEnd,
+    ) -> Result<LocalForward, ConnError> {
+        let mut retried = false;
+        loop {
+            self.connect()?;
+            let session = Arc::clone(self.master.as_ref().expect("connected").session());
+            let opened = block_on(async {
+                let session = &session;
+                session
+                    .request_port_forward(ForwardType::Local, listen, remote.socket())
+                    .await?;
+                let mut cmd = Arc::clone(session).arc_raw_command("exec cat >/dev/null");
+                cmd.stdin(Stdio::piped())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null());
+                match cmd.spawn().await {
+                    Ok(child) => Ok(child),
+                    Err(e) => {
+                        let _ = session
+                            .close_port_forward(ForwardType::Local, listen, remote.socket())
+                            .await;
+                        Err(e)
+                    }
+                }
+            });
+            match opened {
+                Ok(hold) => {
+                    return Ok(LocalForward {
+                        session,
+                        listen: listen.to_path_buf(),
+                        remote: remote.clone(),
+                        hold: Some(hold),
+                    });
+                }
+                Err(e) => {
+                    let alive = block_on(session.check()).is_ok();
+                    drop(session);
+                    let _ = std::fs::remove_file(listen);
+                    if !alive && !retried {
+                        // The master idled out or died: connect again, once.
+                        self.disconnect();
+                        retried = true;
+                        continue;
+                    }
+                    return Err(ConnError::Failed(format!(
+                        "{}: cannot forward {} on the controller to {remote} on the host: {}",
+                        self.params.host,
+                        listen.display(),
+                        err_chain(&e)
+                    )));
+                }
+            }
+        }
+    }
+}
+
 impl SshConnection {
     /// Runs one command, reconnecting once if the master was gone before it started.
-    fn exec_input(&mut self, req: &Exec<'_>, input: &mut Input<'_>) -> Result<Output, ConnError> {
+    fn exec_input(
+        &mut self,
+        req: &Exec<'_>,
+        input: &mut Input<'_>,
+        mut sink: Option<&mut (dyn io::Write + Send)>,
+    ) -> Result<Output, ConnError> {
         let data = match input {
             Input::Null => Some(None),
             Input::Bytes(b) => Some(Some(*b)),
             Input::Feed(_) => None,
         };
+        // A persistent shell hands back whole outputs: streamed output takes a session.
         if let Some(data) = data
             && self.persistent
+            && sink.is_none()
             && let Some(done) = self.exec_on_shell(req, data)
         {
             return done;
@@ -328,6 +472,7 @@ impl SshConnection {
                 req,
                 self.params.user.as_deref(),
                 &mut *input,
+                sink.as_deref_mut(),
             ));
             match result {
                 Ok(out) => return Ok(out),
@@ -506,8 +651,8 @@ async fn start_shell(
 impl Connection for SshConnection {
     fn exec_stdin(&mut self, req: &Exec<'_>, stdin: Stdin<'_>) -> Result<Output, ConnError> {
         match stdin {
-            Stdin::Null => self.exec_input(req, &mut Input::Null),
-            Stdin::Bytes(b) => self.exec_input(req, &mut Input::Bytes(b)),
+            Stdin::Null => self.exec_input(req, &mut Input::Null, None),
+            Stdin::Bytes(b) => self.exec_input(req, &mut Input::Bytes(b), None),
             Stdin::Reader(r) => std::thread::scope(|s| {
                 // A plain thread does the (blocking) reads and hands chunks to the async
                 // writer through a small bounded channel: at most FEED_CHUNKS chunks are
@@ -519,7 +664,7 @@ impl Connection for SshConnection {
                     rx,
                     go: Some(go_tx),
                 };
-                let res = self.exec_input(req, &mut Input::Feed(&mut feed));
+                let res = self.exec_input(req, &mut Input::Feed(&mut feed), None);
                 // Unblocks the pump (if it waits to start or on a full channel).
                 drop(feed);
                 res
@@ -527,8 +672,20 @@ impl Connection for SshConnection {
         }
     }
 
+    fn exec_stdout_to(
+        &mut self,
+        req: &Exec<'_>,
+        out: &mut (dyn io::Write + Send),
+    ) -> Result<Output, ConnError> {
+        self.exec_input(req, &mut Input::Null, Some(out))
+    }
+
     fn describe(&self) -> String {
         self.params.describe()
+    }
+
+    fn ssh(&mut self) -> Option<&mut SshConnection> {
+        Some(self)
     }
 }
 
@@ -809,6 +966,7 @@ async fn run(
     req: &Exec<'_>,
     login_user: Option<&str>,
     input: &mut Input<'_>,
+    sink: Option<&mut (dyn io::Write + Send + '_)>,
 ) -> Result<Output, RunError> {
     let plan = sudo::plan(req, login_user);
     let password = sudo::password(req, &plan);
@@ -902,10 +1060,26 @@ async fn run(
     };
     let out_reader = async move {
         let mut buf = Vec::new();
-        if let Some(mut r) = stdout {
-            r.read_to_end(&mut buf).await.map(|_| buf)
-        } else {
-            Ok(buf)
+        let Some(mut r) = stdout else {
+            return Ok(buf);
+        };
+        let Some(w) = sink else {
+            return r.read_to_end(&mut buf).await.map(|_| buf);
+        };
+        // Streamed: chunk by chunk into the sink (a local file, so the blocking write is
+        // short). On a failed write the stream is dropped, which ends the remote output.
+        let mut chunk = vec![0u8; STREAM_CHUNK];
+        loop {
+            let n = r.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok(buf);
+            }
+            w.write_all(&chunk[..n]).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("writing the output on the controller: {e}"),
+                )
+            })?;
         }
     };
     let marker = plan.marker.clone();
@@ -1349,6 +1523,130 @@ mod tests {
         assert!(err.to_string().contains("disk on fire"), "{err}");
         // and the connection still works
         assert_eq!(sh(&mut c, "echo ok").stdout_str(), "ok\n");
+    }
+
+    /// A sink that keeps only a running SHA-1 and the size (bounded memory), and can be
+    /// told to fail after some bytes.
+    struct Digest {
+        h: sha1::Sha1,
+        n: u64,
+        fail_after: Option<u64>,
+    }
+
+    impl io::Write for Digest {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            use sha1::Digest as _;
+            if self.fail_after.is_some_and(|f| self.n >= f) {
+                return Err(io::Error::other("controller disk full"));
+            }
+            self.h.update(buf);
+            self.n += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    #[ignore = "needs a test sshd: set TBUDDY_SSH_TEST_HOST etc."]
+    fn real_streamed_stdout_and_local_forward() {
+        use sha1::Digest as _;
+        let p = params_or_skip!();
+        let mut c = SshConnection::new(p);
+        let n: u64 = 48 * 1024 * 1024 + 7;
+        let want = sha1_hex(&noise_bytes(n));
+        let dir = format!("/tmp/tbuddy-fetch-{}", nonce());
+        let mut feed = noise(n);
+        let put = format!("mkdir {dir} && cat > {dir}/f");
+        let out = c
+            .exec_stdin(
+                &Exec {
+                    script: &put,
+                    ..Default::default()
+                },
+                Stdin::Reader(&mut feed),
+            )
+            .unwrap();
+        assert_eq!(out.rc, 0, "{}", out.stderr_str());
+        let get = format!("cat {dir}/f; echo e >&2");
+        let req = Exec {
+            script: &get,
+            ..Default::default()
+        };
+        let mut sink = Digest {
+            h: sha1::Sha1::new(),
+            n: 0,
+            fail_after: None,
+        };
+        let out = c.exec_stdout_to(&req, &mut sink).unwrap();
+        assert_eq!((out.rc, out.stdout.len()), (0, 0));
+        assert_eq!(out.stderr_str(), "e\n");
+        assert_eq!(sink.n, n);
+        let got: String = sink
+            .h
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(got, want);
+        // a sink that fails: the exec fails, nothing hangs, the connection still works
+        let mut sink = Digest {
+            h: sha1::Sha1::new(),
+            n: 0,
+            fail_after: Some(1 << 20),
+        };
+        let err = c.exec_stdout_to(&req, &mut sink).unwrap_err();
+        assert!(err.to_string().contains("controller disk full"), "{err}");
+        assert_eq!(
+            sh(&mut c, &format!("rm -r {dir}; echo ok")).stdout_str(),
+            "ok\n"
+        );
+
+        // a local forward to a unix socket on the host: a line goes there and back
+        let remote_dir = format!("/tmp/tbuddy-fwd-{}", nonce());
+        let serve = format!(
+            "mkdir {remote_dir} && cd {remote_dir} && python3 -c '\
+import socket\n\
+s = socket.socket(socket.AF_UNIX)\n\
+s.bind(\"srv.sock\")\n\
+s.listen(1)\n\
+print(\"ready\", flush=True)\n\
+c, _ = s.accept()\n\
+c.sendall(c.recv(100).upper())\n\
+' & until [ -S {remote_dir}/srv.sock ]; do sleep 0.05; done; echo up"
+        );
+        assert_eq!(sh(&mut c, &serve).stdout_str().lines().last(), Some("up"));
+        let local = tempfile::tempdir().unwrap();
+        let listen = local.path().join("l.sock");
+        let remote = RemoteEnd::Unix(PathBuf::from(format!("{remote_dir}/srv.sock")));
+        let fwd = c.forward_local(&listen, &remote).unwrap();
+        {
+            use std::io::{Read, Write};
+            let mut s = std::os::unix::net::UnixStream::connect(fwd.listen()).unwrap();
+            s.write_all(b"hello").unwrap();
+            let mut back = String::new();
+            s.read_to_string(&mut back).unwrap();
+            assert_eq!(back, "HELLO");
+        }
+        drop(fwd);
+        assert!(!listen.exists(), "the controller end is removed");
+        assert!(std::os::unix::net::UnixStream::connect(&listen).is_err());
+        sh(&mut c, &format!("rm -rf {remote_dir}"));
+        // a remote end that does not exist: the forward opens, connections fail
+        let e = c.forward_local(
+            &listen,
+            &RemoteEnd::Tcp {
+                host: "localhost".into(),
+                port: 1,
+            },
+        );
+        if let Ok(f) = e {
+            use std::io::Read;
+            let mut s = std::os::unix::net::UnixStream::connect(f.listen()).unwrap();
+            let mut buf = Vec::new();
+            assert_eq!(s.read_to_end(&mut buf).map(|_| buf.len()).unwrap_or(0), 0);
+        }
     }
 
     #[test]

@@ -29,9 +29,10 @@ pub use options::{IdentCase, Options, parse_column_ref, parse_offset, parse_poli
 pub use preflight::{Finding, Report as PreflightReport};
 pub use report::{group, summary_table};
 pub use run::{
-    Action, Inspection, Observer, Outcome, Quiet, TableSummary, execute, inspect, ledger_key,
-    reverify, rollback,
+    Action, Inspection, Observer, Outcome, Quiet, SourceId, TableSummary, execute, inspect,
+    inspect_snapshot, ledger_key, reverify, rollback,
 };
+pub use snapshot::Snapshot;
 pub use target::TargetSpec;
 pub use value::ValuePolicy;
 

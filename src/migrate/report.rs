@@ -15,7 +15,7 @@ impl Inspection {
         let _ = writeln!(
             s,
             "migration {} -> {} (schema {}, identifiers {}, naive datetimes at UTC{})",
-            self.source.display(),
+            self.source,
             self.target.display,
             o.schema,
             match o.ident_case {

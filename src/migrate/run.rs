@@ -37,9 +37,34 @@ pub trait Observer: Sync {
 pub struct Quiet;
 impl Observer for Quiet {}
 
+/// Which SQLite database a migration reads, as the ledger and messages name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceId {
+    /// A file on the controller, by its canonical path.
+    Controller(PathBuf),
+    /// A file on a managed host (read through a snapshot fetched from there).
+    Host { host: String, path: String },
+}
+
+impl SourceId {
+    /// A controller file; the path is made canonical when it exists.
+    pub fn controller(path: &Path) -> SourceId {
+        SourceId::Controller(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()))
+    }
+}
+
+impl std::fmt::Display for SourceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SourceId::Controller(p) => write!(f, "{}", p.display()),
+            SourceId::Host { host, path } => write!(f, "{host}:{path}"),
+        }
+    }
+}
+
 /// Everything known before writing.
 pub struct Inspection {
-    pub source: PathBuf,
+    pub source: SourceId,
     pub target: TargetSpec,
     pub opts: Options,
     pub snapshot: Snapshot,
@@ -77,12 +102,12 @@ pub struct TableSummary {
     pub verified: bool,
 }
 
-/// The ledger key of migrating `source` into `target`'s `schema`.
-pub fn ledger_key(source: &Path, target: &TargetSpec, schema: &str) -> String {
-    let src = std::fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
+/// The ledger key of migrating `source` into `target`'s `schema`: a controller file by
+/// its canonical path, a host's file as `HOST:PATH` (so the same path on two hosts, or on
+/// a host and the controller, are different migrations).
+pub fn ledger_key(source: &SourceId, target: &TargetSpec, schema: &str) -> String {
     format!(
-        "{LEDGER_KIND} {} -> {} schema {schema}",
-        src.display(),
+        "{LEDGER_KIND} {source} -> {} schema {schema}",
         target.display
     )
 }
@@ -111,10 +136,22 @@ pub fn inspect(
     store: &dyn StateStore,
 ) -> Result<Inspection, MigrateError> {
     let snapshot = Snapshot::take(source)?;
+    inspect_snapshot(snapshot, SourceId::controller(source), target, opts, store)
+}
+
+/// [`inspect`] of a snapshot taken elsewhere (e.g. on a managed host and fetched), which
+/// the ledger knows as `source`.
+pub fn inspect_snapshot(
+    snapshot: Snapshot,
+    source: SourceId,
+    target: &TargetSpec,
+    opts: &Options,
+    store: &dyn StateStore,
+) -> Result<Inspection, MigrateError> {
     let conn = snapshot.open()?;
     let schema = source::read(&conn)?;
     let mut translation = translate::translate(&schema, opts).map_err(MigrateError::Schema)?;
-    let key = ledger_key(source, target, &opts.schema);
+    let key = ledger_key(&source, target, &opts.schema);
     let ledger = store.ledger_get(&key)?;
     let names: Vec<String> = translation.tables.iter().map(|t| t.name.clone()).collect();
     let (existing, nonempty, schema_exists) = block_on(async {
@@ -167,7 +204,7 @@ pub fn inspect(
         }
     }
     Ok(Inspection {
-        source: source.to_path_buf(),
+        source,
         target: target.clone(),
         opts: opts.clone(),
         snapshot,
@@ -327,7 +364,7 @@ pub fn execute(
             "schema": insp.opts.schema,
             "tables": tables,
             "created_schema": created_schema,
-            "source": insp.source.display().to_string(),
+            "source": insp.source.to_string(),
             "target": insp.target.display,
         }),
         started,
@@ -605,7 +642,7 @@ async fn reset_existing_sequences(
 /// Undoes a recorded migration: drops the tables it created (or empties
 /// the existing tables it loaded), then forgets the ledger entry.
 pub fn rollback(
-    source: &Path,
+    source: &SourceId,
     target: &TargetSpec,
     schema: &str,
     store: &dyn StateStore,
@@ -614,8 +651,7 @@ pub fn rollback(
     let Some(entry) = store.ledger_get(&key)? else {
         return Err(MigrateError::Refused(format!(
             "nothing to roll back: the ledger has no migration of {} into {} (schema {schema})",
-            source.display(),
-            target.display
+            source, target.display
         )));
     };
     let _lock = store.lock(&format!("migrate:{key}"), &holder(&key))?;
@@ -705,4 +741,36 @@ pub fn reverify(insp: &Inspection) -> Result<(), MigrateError> {
             Err(MigrateError::Verify(errors.join("\n")))
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ledger_keys_tell_hosts_and_the_controller_apart() {
+        let target = TargetSpec::parse("postgresql://app@db:5432/main", None).unwrap();
+        let on = |host: &str| SourceId::Host {
+            host: host.into(),
+            path: "/srv/bot/bot.db".into(),
+        };
+        let a = ledger_key(&on("web1"), &target, "public");
+        let b = ledger_key(&on("web2"), &target, "public");
+        let local = ledger_key(
+            &SourceId::controller(Path::new("/srv/bot/bot.db")),
+            &target,
+            "public",
+        );
+        assert_eq!(
+            a,
+            "sqlite_to_postgres web1:/srv/bot/bot.db -> postgresql://app@db:5432/main schema public"
+        );
+        assert_ne!(a, b);
+        assert_ne!(a, local);
+        // A controller file keeps the key it always had: its canonical path.
+        assert_eq!(
+            local,
+            "sqlite_to_postgres /srv/bot/bot.db -> postgresql://app@db:5432/main schema public"
+        );
+    }
 }

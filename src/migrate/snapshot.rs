@@ -11,6 +11,7 @@ use rusqlite::{Connection, OpenFlags};
 use super::error::MigrateError;
 
 /// The snapshot file; removed (with its directory) on drop.
+#[derive(Debug)]
 pub struct Snapshot {
     dir: PathBuf,
     path: PathBuf,
@@ -46,6 +47,15 @@ impl Snapshot {
         }
         drop(dst);
         Ok(snap)
+    }
+
+    /// A private (0700) directory for a snapshot made elsewhere: the caller writes the
+    /// database to `path()`, e.g. a copy fetched from a managed host. Removed on drop
+    /// like any snapshot.
+    pub fn reserve() -> Result<Snapshot, MigrateError> {
+        let dir = private_temp_dir()?;
+        let path = dir.join("snapshot.sqlite");
+        Ok(Snapshot { dir, path })
     }
 
     pub fn path(&self) -> &Path {

@@ -43,6 +43,16 @@ impl TargetSpec {
         })
     }
 
+    /// From a PostgreSQL connection's options (a host's `pg_url` with a task's overrides).
+    pub fn from_options(opts: &PgOptions) -> TargetSpec {
+        TargetSpec {
+            config: opts.config.clone(),
+            display: describe(&opts.config),
+            ssl: opts.ssl,
+            root_cert: opts.root_cert.clone(),
+        }
+    }
+
     /// From login_host/login_port/login_user/login_password/db/login_unix_socket.
     pub fn from_parts(
         host: Option<&str>,

@@ -239,13 +239,7 @@ impl Target<'_> {
             become_as: self.become_as.as_ref(),
             env: &self.env,
         };
-        self.conn.exec_stdin(&req, stdin).map_err(|e| match e {
-            ConnError::Unreachable(m) => ModuleError {
-                unreachable: true,
-                ..ModuleError::new(m)
-            },
-            ConnError::Failed(m) => ModuleError::new(m),
-        })
+        self.conn.exec_stdin(&req, stdin).map_err(module_error)
     }
 
     /// Runs a script that must succeed; a non-zero exit becomes a module failure.
@@ -255,17 +249,23 @@ impl Target<'_> {
 
     /// `run_ok` with streamed input.
     pub fn run_ok_stdin(&mut self, script: &str, stdin: Stdin<'_>) -> ModResult<Output> {
-        let out = self.exec_stdin(script, stdin)?;
-        if out.rc != 0 {
-            let err = out.stderr_str();
-            let msg = if err.trim().is_empty() {
-                format!("command failed with exit code {}", out.rc)
-            } else {
-                err.trim().to_string()
-            };
-            return Err(ModuleError::new(msg).with("rc", out.rc));
-        }
-        Ok(out)
+        succeeded(self.exec_stdin(script, stdin)?)
+    }
+
+    /// Runs a script that must succeed, without input, writing its standard output to
+    /// `out` as it arrives (a file of any size crosses with bounded memory).
+    pub fn run_ok_to(
+        &mut self,
+        script: &str,
+        out: &mut (dyn std::io::Write + Send),
+    ) -> ModResult<Output> {
+        let req = Exec {
+            script,
+            stdin: None,
+            become_as: self.become_as.as_ref(),
+            env: &self.env,
+        };
+        succeeded(self.conn.exec_stdout_to(&req, out).map_err(module_error)?)
     }
 
     /// Stats `path` (without following a final symlink); with `content`, also
@@ -465,6 +465,30 @@ impl<'a> Target<'a> {
             seen: None,
         }
     }
+}
+
+fn module_error(e: ConnError) -> ModuleError {
+    match e {
+        ConnError::Unreachable(m) => ModuleError {
+            unreachable: true,
+            ..ModuleError::new(m)
+        },
+        ConnError::Failed(m) => ModuleError::new(m),
+    }
+}
+
+/// The output of a command that must succeed; a non-zero exit becomes a module failure.
+fn succeeded(out: Output) -> ModResult<Output> {
+    if out.rc != 0 {
+        let err = out.stderr_str();
+        let msg = if err.trim().is_empty() {
+            format!("command failed with exit code {}", out.rc)
+        } else {
+            err.trim().to_string()
+        };
+        return Err(ModuleError::new(msg).with("rc", out.rc));
+    }
+    Ok(out)
 }
 
 /// chown/chmod lines for `path` (what `Target::set_attrs` runs), each failing

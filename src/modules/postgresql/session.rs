@@ -10,7 +10,7 @@
 //! Statements are sent one by one, each committing on its own, as `psql` does.
 
 use super::sql::ident;
-use crate::connection::postgres::{PgError, PgOptions, SslMode};
+use crate::connection::postgres::{PgError, PgOptions, PostgresConnection, SslMode};
 use crate::modules::{Args, ModResult, ModuleError, Target, argx};
 use serde_json::{Map, Value};
 
@@ -206,29 +206,7 @@ impl<'s, 't, 'a> Session<'s, 't, 'a> {
         let login = self.login.clone();
         let db = self.db.clone();
         let pc = self.t.conn.postgres().expect("checked by the caller");
-        let mut opts: PgOptions = pc.options().map_err(pg_err)?.clone();
-        if login.host.is_some() || login.port.is_some() || login.unix_socket.is_some() {
-            return Err(ModuleError::new(format!(
-                "host {}: with `ansible_connection: postgres` the server's address comes from pg_url; \
-                 drop login_host/login_port/login_unix_socket",
-                pc.host()
-            )));
-        }
-        if let Some(u) = &login.user {
-            opts.config.user(u.as_str());
-        }
-        if let Some(p) = &login.password {
-            opts.config.password(p.as_str());
-        }
-        if let Some(d) = &db {
-            opts.config.dbname(d.as_str());
-        }
-        if let Some(m) = &login.ssl_mode {
-            opts.ssl = m.parse().map_err(pg_err)?;
-        }
-        if let Some(c) = &login.ca_cert {
-            opts.root_cert = Some(c.into());
-        }
+        let opts = direct_options(pc, &login, db.as_deref())?;
         let client = pc.client(&opts).map_err(pg_err)?;
         client.simple(sql).map_err(pg_err)
     }
@@ -305,6 +283,41 @@ impl<'s, 't, 'a> Session<'s, 't, 'a> {
         }
         Ok(out.stdout_str())
     }
+}
+
+/// The session options for a host with `ansible_connection: postgres`: its `pg_url`, with
+/// the task's login_user, login_password, `db` (else login_db), ssl_mode and ca_cert
+/// in place of the URL's. The address stays the URL's: login_host, login_port and
+/// login_unix_socket are refused.
+pub fn direct_options(
+    pc: &PostgresConnection,
+    login: &Login,
+    db: Option<&str>,
+) -> ModResult<PgOptions> {
+    let mut opts: PgOptions = pc.options().map_err(pg_err)?.clone();
+    if login.host.is_some() || login.port.is_some() || login.unix_socket.is_some() {
+        return Err(ModuleError::new(format!(
+            "host {}: with `ansible_connection: postgres` the server's address comes from pg_url; \
+             drop login_host/login_port/login_unix_socket",
+            pc.host()
+        )));
+    }
+    if let Some(u) = &login.user {
+        opts.config.user(u.as_str());
+    }
+    if let Some(p) = &login.password {
+        opts.config.password(p.as_str());
+    }
+    if let Some(d) = db.or(login.db.as_deref()) {
+        opts.config.dbname(d);
+    }
+    if let Some(m) = &login.ssl_mode {
+        opts.ssl = m.parse().map_err(pg_err)?;
+    }
+    if let Some(c) = &login.ca_cert {
+        opts.root_cert = Some(c.into());
+    }
+    Ok(opts)
 }
 
 fn pg_err(e: PgError) -> ModuleError {
