@@ -123,6 +123,7 @@ fn pitfall_corpus() {
         ("mixed types in an INTEGER column", mixed_integer),
         ("empty and epoch datetimes", empty_and_epoch_datetimes),
         ("offsets, fractions, date-only", datetime_offsets),
+        ("naive datetimes in a named zone", named_zone_findings),
         ("8-byte REALs", reals),
         ("NUL in text", nul_in_text),
         ("BLOB in text", blob_in_text),
@@ -254,7 +255,7 @@ fn datetime_offsets(pg: &PgCluster) {
     migrated_rows(&c2.migrate(
         pg,
         &Options {
-            naive_offset_secs: 3 * 3600,
+            naive_zone: migrate::NaiveZone::Fixed(3 * 3600),
             ..opts()
         },
     ));
@@ -262,6 +263,174 @@ fn datetime_offsets(pg: &PgCluster) {
         c2.sql(pg, "SELECT at::text FROM b"),
         "2024-01-02 00:00:00+00"
     );
+}
+
+fn named_zone_findings(pg: &PgCluster) {
+    let sql = "CREATE TABLE ev (id INTEGER PRIMARY KEY, at DATETIME);
+         INSERT INTO ev VALUES (1, '2024-07-01 12:00:00'), (2, '2024-03-31 02:30:00'),
+           (3, '2024-10-27 02:30:00'), (4, '2024-10-27 02:30:00+02:00'), (5, NULL);";
+    let berlin = || Options {
+        naive_zone: migrate::NaiveZone::parse("Europe/Berlin").unwrap(),
+        ..opts()
+    };
+    // fail (default): both the skipped and the repeated local time are findings.
+    let c = Case::new(pg, "zone_fail", sql);
+    let plan = c.refused(pg, &berlin());
+    assert!(plan.contains("naive datetimes in Europe/Berlin"), "{plan}");
+    assert!(
+        plan.contains("ev.at rowid 2: no such local time in Europe/Berlin: the clocks jumped over it from UTC+01:00 to UTC+02:00 (\"2024-03-31 02:30:00\")"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("ev.at rowid 3: ambiguous local time in Europe/Berlin"),
+        "{plan}"
+    );
+    assert!(
+        !plan.contains("rowid 1:") && !plan.contains("rowid 4:"),
+        "{plan}"
+    );
+    // null: both become NULL.
+    let c = Case::new(pg, "zone_null", sql);
+    let mut o = berlin();
+    o.policies = vec![("ev".into(), "at".into(), ValuePolicy::Null)];
+    migrated_rows(&c.migrate(pg, &o));
+    assert_eq!(
+        c.sql(
+            pg,
+            "SELECT string_agg(coalesce(at::text, 'NULL'), ' | ' ORDER BY id) FROM ev"
+        ),
+        "2024-07-01 10:00:00+00 | NULL | NULL | 2024-10-27 00:30:00+00 | NULL"
+    );
+    // cast: the repeated time is read as its earlier instant; the skipped
+    // one has no exact reading and stays a finding.
+    let c = Case::new(pg, "zone_cast", sql);
+    let mut o = berlin();
+    o.policies = vec![("ev".into(), "at".into(), ValuePolicy::Cast)];
+    let plan = c.refused(pg, &o);
+    assert!(plan.contains("ev.at rowid 2: no such local time"), "{plan}");
+    assert!(plan.contains("no exact cast"), "{plan}");
+    assert!(!plan.contains("rowid 3:"), "{plan}");
+    c.sqlite()
+        .execute_batch("DELETE FROM ev WHERE id = 2")
+        .unwrap();
+    migrated_rows(&c.migrate(pg, &o));
+    assert_eq!(
+        c.sql(
+            pg,
+            "SELECT string_agg(coalesce(at::text, 'NULL'), ' | ' ORDER BY id) FROM ev"
+        ),
+        "2024-07-01 10:00:00+00 | 2024-10-27 00:30:00+00 | 2024-10-27 00:30:00+00 | NULL"
+    );
+    // text: the values are kept as written.
+    let c = Case::new(pg, "zone_text", sql);
+    let mut o = berlin();
+    o.policies = vec![("ev".into(), "at".into(), ValuePolicy::Text)];
+    migrated_rows(&c.migrate(pg, &o));
+    assert_eq!(
+        c.sql(pg, "SELECT at FROM ev WHERE id = 2"),
+        "2024-03-31 02:30:00"
+    );
+}
+
+/// Naive local times read in a named zone agree with PostgreSQL's
+/// `timestamp AT TIME ZONE` wherever the local time is unique; the ones the
+/// migration sets to NULL (policy null) are exactly those PostgreSQL would
+/// have resolved silently: skipped or repeated.
+#[test]
+#[ignore = "needs PostgreSQL 15: run tests/run-all.sh"]
+fn named_zones_agree_with_postgresql() {
+    let Some(pg) = cluster("migrate::named_zones_agree_with_postgresql") else {
+        return;
+    };
+    let zones = [
+        "Europe/Berlin",
+        "America/New_York",
+        "Asia/Kolkata",
+        "Australia/Lord_Howe",
+        "Europe/Dublin",
+        "America/Sao_Paulo",
+        "Pacific/Chatham",
+        "Africa/Casablanca",
+        "America/Santiago",
+    ];
+    // Every 15 minutes through the spring and autumn change seasons of
+    // 2024, 2037 and 2099 (the last two past the files' transitions for
+    // slim files, 2099 past them for any), and local times spread over
+    // 1970..2100 at odd seconds.
+    let mut script = String::from(
+        "CREATE TABLE v (id INTEGER PRIMARY KEY, local TEXT NOT NULL, at DATETIME);\n",
+    );
+    let mut ranges = Vec::new();
+    for y in [2024, 2037, 2099] {
+        ranges.push((format!("{y}-03-01"), 46 * 96));
+        ranges.push((format!("{y}-09-01"), 71 * 96));
+    }
+    for (start, n) in &ranges {
+        script.push_str(&format!(
+            "WITH RECURSIVE s(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM s WHERE n < {n})
+             INSERT INTO v (local, at) SELECT datetime(unixepoch('{start}') + n * 900, 'unixepoch'),
+               datetime(unixepoch('{start}') + n * 900, 'unixepoch') FROM s;\n"
+        ));
+    }
+    script.push_str(
+        "WITH RECURSIVE s(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM s WHERE n < 20000)
+         INSERT INTO v (local, at) SELECT datetime(n * 204917 + 17, 'unixepoch'),
+           datetime(n * 204917 + 17, 'unixepoch') FROM s;",
+    );
+    for (i, zone) in zones.iter().enumerate() {
+        let c = Case::new(&pg, &format!("tz_{i}"), &script);
+        let o = Options {
+            naive_zone: migrate::NaiveZone::parse(zone).unwrap(),
+            policies: vec![("v".into(), "at".into(), ValuePolicy::Null)],
+            ..opts()
+        };
+        let rows = migrated_rows(&c.migrate(&pg, &o));
+        assert!(rows > 30_000, "{zone}: {rows}");
+        let z = zone.replace('\'', "");
+        let pg_at = format!("(local::timestamp AT TIME ZONE '{z}')");
+        let differ = c.sql(
+            &pg,
+            &format!(
+                "SELECT count(*) || ' ' || coalesce(min(local), '-') FROM v WHERE at IS NOT NULL AND at <> {pg_at}"
+            ),
+        );
+        assert_eq!(
+            differ, "0 -",
+            "{zone}: values that differ from PostgreSQL's reading"
+        );
+        // Unique readings round-trip in PostgreSQL too.
+        let not_round = c.sql(
+            &pg,
+            &format!(
+                "SELECT count(*) FROM v WHERE at IS NOT NULL AND (at AT TIME ZONE '{z}') <> local::timestamp"
+            ),
+        );
+        assert_eq!(not_round, "0", "{zone}");
+        // Each NULL is a skipped local time (PostgreSQL's reading does not
+        // round-trip) or a repeated one (another instant near PostgreSQL's
+        // reading shows the same local time).
+        let unexplained = c.sql(
+            &pg,
+            &format!(
+                "SELECT count(*) || ' ' || coalesce(min(local), '-') FROM v WHERE at IS NULL
+                   AND ({pg_at} AT TIME ZONE '{z}') = local::timestamp
+                   AND NOT EXISTS (SELECT 1 FROM unnest(ARRAY[-60, -30, 30, 60]) d(m)
+                     WHERE (({pg_at} + d.m * interval '1 minute') AT TIME ZONE '{z}') = local::timestamp)"
+            ),
+        );
+        assert_eq!(
+            unexplained, "0 -",
+            "{zone}: NULLs PostgreSQL reads as unique"
+        );
+        let nulls: u64 = c
+            .sql(&pg, "SELECT count(*) FROM v WHERE at IS NULL")
+            .parse()
+            .unwrap();
+        eprintln!("{zone}: {rows} values, {nulls} skipped or repeated local times");
+        if *zone != "Asia/Kolkata" {
+            assert!(nulls > 0, "{zone}: expected changes of the clocks");
+        }
+    }
 }
 
 fn reals(pg: &PgCluster) {

@@ -42,9 +42,11 @@ pub struct MigrateArgs {
     /// An INTEGER column holding 0/1 flags to migrate as boolean. Repeatable.
     #[arg(long = "boolean", value_name = "TABLE.COLUMN", value_parser = migrate::parse_column_ref)]
     pub booleans: Vec<(String, String)>,
-    /// Zone of datetimes written without an offset: UTC or ±HH:MM.
-    #[arg(long, value_name = "UTC|±HH:MM", default_value = "UTC", value_parser = migrate::parse_offset, allow_hyphen_values = true)]
-    pub naive_timezone: i32,
+    /// Zone of datetimes written without an offset: UTC, ±HH:MM, or a zone name from the
+    /// system's zone database (Europe/Berlin; $TZDIR or /usr/share/zoneinfo). With a zone name,
+    /// a local time the clocks skipped or repeated is a finding (--policy applies).
+    #[arg(long, value_name = "UTC|±HH:MM|ZONE", default_value = "UTC", value_parser = migrate::NaiveZone::parse, allow_hyphen_values = true)]
+    pub naive_timezone: migrate::NaiveZone,
     /// Load into tables that already exist (the application's DDL), matching columns by name.
     #[arg(long)]
     pub into_existing: bool,
@@ -123,7 +125,7 @@ pub fn exec(args: MigrateArgs) -> Result<i32, CliError> {
     let opts = Options {
         ident_case: args.identifiers,
         schema: args.schema.clone(),
-        naive_offset_secs: args.naive_timezone,
+        naive_zone: args.naive_timezone.clone(),
         policies: args.policies.clone(),
         bool_columns: args.booleans.clone(),
         existing_schema: args.into_existing,

@@ -21,11 +21,12 @@ mod sqltext;
 mod target;
 mod translate;
 mod types;
+mod tz;
 mod value;
 mod verify;
 
 pub use error::MigrateError;
-pub use options::{IdentCase, Options, parse_column_ref, parse_offset, parse_policy};
+pub use options::{IdentCase, NaiveZone, Options, parse_column_ref, parse_offset, parse_policy};
 pub use preflight::{Finding, Report as PreflightReport};
 pub use report::{group, summary_table};
 pub use run::{

@@ -14,7 +14,7 @@ impl Inspection {
         let o = &self.opts;
         let _ = writeln!(
             s,
-            "migration {} -> {} (schema {}, identifiers {}, naive datetimes at UTC{})",
+            "migration {} -> {} (schema {}, identifiers {}, naive datetimes in {})",
             self.source.display(),
             self.target.display,
             o.schema,
@@ -22,7 +22,7 @@ impl Inspection {
                 super::IdentCase::Lower => "lower-cased",
                 super::IdentCase::Preserve => "preserved",
             },
-            offset(o.naive_offset_secs)
+            o.naive_zone.describe()
         );
         match &self.ledger {
             None => s.push_str("ledger: not migrated yet\n"),
@@ -132,15 +132,6 @@ impl Inspection {
         }
         s
     }
-}
-
-fn offset(secs: i32) -> String {
-    if secs == 0 {
-        return String::new();
-    }
-    let sign = if secs < 0 { '-' } else { '+' };
-    let a = secs.unsigned_abs();
-    format!("{sign}{:02}:{:02}", a / 3600, a % 3600 / 60)
 }
 
 fn one_line(sql: &str) -> String {

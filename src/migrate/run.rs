@@ -143,7 +143,7 @@ pub fn inspect(
     let preflight = preflight::run(
         snapshot.path(),
         &translation,
-        opts.naive_offset_secs,
+        &opts.naive_zone,
         opts.jobs,
         opts.full_integrity_check,
     )?;
@@ -450,7 +450,7 @@ async fn run_async(
                     schema,
                     prepare,
                     snapshot,
-                    opts.naive_offset_secs,
+                    &opts.naive_zone,
                     counters[i].2.clone(),
                 )
                 .await
@@ -553,7 +553,7 @@ async fn run_async(
                     return;
                 };
                 if let Err(e) =
-                    verify::check(c, t, schema, &sums[i].0, snapshot, opts.naive_offset_secs).await
+                    verify::check(c, t, schema, &sums[i].0, snapshot, &opts.naive_zone).await
                 {
                     errors.lock().expect("errors").push(e.to_string());
                 }
@@ -686,7 +686,7 @@ pub fn rollback(
 pub fn reverify(insp: &Inspection) -> Result<(), MigrateError> {
     let tables = &insp.translation.tables;
     let snapshot = insp.snapshot.path();
-    let naive = insp.opts.naive_offset_secs;
+    let naive = &insp.opts.naive_zone;
     let sums: Vec<TableSum> = tables
         .iter()
         .map(|t| load::source_sum(t, snapshot, naive))

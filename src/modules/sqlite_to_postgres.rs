@@ -72,7 +72,7 @@ pub static SQLITE_TO_POSTGRES: ModuleSpec = ModuleSpec {
         arg(
             "naive_timezone",
             Str,
-            "Zone of datetimes without an offset: UTC (default) or ±HH:MM.",
+            "Zone of datetimes without an offset: UTC (default), ±HH:MM, or a zone name (Europe/Berlin) from the system zone database; skipped or repeated local times are findings.",
         ),
         arg(
             "into_existing",
@@ -147,7 +147,7 @@ impl Module for SqliteToPostgres {
             opts.jobs = (j as usize).max(1);
         }
         if let Some(tz) = argx::string(args, "naive_timezone")? {
-            opts.naive_offset_secs = migrate::parse_offset(&tz).map_err(ModuleError::new)?;
+            opts.naive_zone = migrate::NaiveZone::parse(&tz).map_err(ModuleError::new)?;
         }
         if let Some(Value::Object(m)) = args.get("policies") {
             for (k, v) in m {
