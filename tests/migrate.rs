@@ -140,6 +140,14 @@ fn pitfall_corpus() {
             typeless_varchar_booleans,
         ),
         ("into an existing schema", existing_schema),
+        (
+            "existing rows: replaced, then restored by the rollback",
+            existing_rows_replaced_and_restored,
+        ),
+        (
+            "existing rows: a failed replacing run, its retry and rollback",
+            existing_rows_retry_after_failure,
+        ),
         ("ledger: no-op, rollback, clean re-run", ledger_cycle),
         ("verification names the first differing row", verification),
         ("a writer keeps writing", live_writer),
@@ -862,8 +870,225 @@ fn existing_schema(pg: &PgCluster) {
     );
     let plan = c2.refused(pg, &o);
     assert!(
-        plan.contains("target table(s) public.t already hold rows"),
+        plan.contains("target table(s) public.t (1 rows) already hold rows; to replace them, keeping them for a rollback to restore, use --existing-rows replace"),
         "{plan}"
+    );
+}
+
+fn existing_rows_replaced_and_restored(pg: &PgCluster) {
+    let c = Case::new(
+        pg,
+        "existing_replace",
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, data BLOB, at DATETIME, price NUMERIC);
+         INSERT INTO items VALUES (1, 'one', x'0102', '2024-05-01 10:00:00', 1.5),
+           (2, NULL, NULL, NULL, NULL), (3, 'three', x'', '2024-05-03T00:00:00Z', '12.25');
+         CREATE TABLE tags (id INTEGER PRIMARY KEY, item INTEGER, tag TEXT);
+         INSERT INTO tags VALUES (1, 1, 'a'), (2, 3, 'b');",
+    );
+    // The application's schema, with rows of its own: bytea, timestamptz,
+    // numeric with its scale, NULLs, a column the source lacks, a
+    // generated column, and enough rows to span several saved chunks.
+    c.sql(
+        pg,
+        "CREATE TABLE items (id bigserial PRIMARY KEY, name text, data bytea, at timestamptz,
+           price numeric, note text DEFAULT 'n', twice numeric GENERATED ALWAYS AS (price * 2) STORED);
+         CREATE TABLE tags (id serial PRIMARY KEY, item bigint, tag text NOT NULL);
+         INSERT INTO items (id, name, data, at, price, note) VALUES
+           (10, 'ten', '\\x00ff00'::bytea, '2023-01-02 03:04:05.123456+00', 1.2300, NULL),
+           (11, NULL, NULL, NULL, NULL, 'kept'),
+           (12, E'tab\\tnew\\nline', ''::bytea, '1999-12-31 23:59:59.999999+00', -0.000001, 'x');
+         INSERT INTO items (id, name, data, at, price)
+           SELECT 100 + g, repeat(md5(g::text), 5), decode(md5(g::text), 'hex'),
+                  timestamptz '2020-01-01 00:00:00+00' + g * interval '1 second', g / 7.0
+             FROM generate_series(1, 40000) g;
+         SELECT setval('items_id_seq', 40157);
+         SELECT setval('tags_id_seq', 5, false);",
+    );
+    let fingerprint = |c: &Case| {
+        c.sql(
+            pg,
+            "SELECT (SELECT count(*) || ' ' || md5(string_agg(i::text, '|' ORDER BY id)) FROM items i)
+               || ' ' || (SELECT count(*) FROM tags)
+               || ' ' || (SELECT last_value || '/' || is_called FROM items_id_seq)
+               || ' ' || (SELECT last_value || '/' || is_called FROM tags_id_seq)",
+        )
+    };
+    let before = fingerprint(&c);
+    assert!(before.starts_with("40003 "), "{before}");
+    assert!(before.ends_with(" 0 40157/true 5/false"), "{before}");
+    let details_before = c.sql(
+        pg,
+        "SELECT string_agg(i::text, ' | ' ORDER BY id) FROM items i WHERE id < 100",
+    );
+
+    // The default refuses, naming the table and its row count.
+    let refuse = Options {
+        existing_schema: true,
+        ..opts()
+    };
+    let plan = c.refused(pg, &refuse);
+    assert!(
+        plan.contains("target table(s) public.items (40003 rows) already hold rows"),
+        "{plan}"
+    );
+
+    // replace: the plan says what is replaced and kept.
+    let replace = Options {
+        existing_rows: migrate::ExistingRows::Replace,
+        ..refuse.clone()
+    };
+    let insp = c.inspect(pg, &replace);
+    assert_eq!(
+        insp.action(),
+        Action::Migrate {
+            clean_first: vec![],
+            replace: vec![("items".into(), 40003)],
+        }
+    );
+    assert!(
+        insp.plan_text().contains(
+            "replace: 40,003 row(s) in public.items will be replaced and kept for rollback"
+        ),
+        "{}",
+        insp.plan_text()
+    );
+    drop(insp);
+    // replace without --into-existing is refused.
+    let bad = Options {
+        existing_rows: migrate::ExistingRows::Replace,
+        ..opts()
+    };
+    assert!(
+        matches!(c.inspect(pg, &bad).action(), Action::Refuse(m) if m.contains("--into-existing"))
+    );
+
+    assert_eq!(migrated_rows(&c.migrate(pg, &replace)), 5);
+    assert_eq!(
+        c.sql(pg, "SELECT string_agg(concat_ws(',', id, name, encode(data, 'hex'), at, price, note, twice), ' | ' ORDER BY id) FROM items"),
+        "1,one,0102,2024-05-01 10:00:00+00,1.5,n,3.0 | 2,n | 3,three,,2024-05-03 00:00:00+00,12.25,n,24.50"
+    );
+    assert_eq!(
+        c.sql(
+            pg,
+            "SELECT string_agg(id || tag, ' ' ORDER BY id) FROM tags"
+        ),
+        "1a 2b"
+    );
+    let key = migrate::ledger_key(&c.source(), &c.target(pg), "public");
+    let entry = c.store().ledger_get(&key).unwrap().unwrap();
+    assert_eq!(entry.status, "done");
+    assert_eq!(entry.detail["existing_rows"], "replace");
+    assert_eq!(entry.detail["saved"]["items"]["rows"], 40003);
+    assert!(
+        entry.detail["saved"]["items"]["blobs"]
+            .as_array()
+            .unwrap()
+            .len()
+            > 1
+    );
+    assert_eq!(entry.detail["saved"]["tags"]["rows"], 0);
+
+    // Rollback: the saved rows and sequence values are back, exactly.
+    let done = migrate::rollback(&c.source(), &c.target(pg), "public", &*c.store()).unwrap();
+    assert!(
+        done.iter().any(|d| d.starts_with(
+            "restored 40003 row(s) of \"public\".\"items\" (count and checksum verified)"
+        )),
+        "{done:?}"
+    );
+    assert_eq!(fingerprint(&c), before);
+    assert_eq!(
+        c.sql(
+            pg,
+            "SELECT string_agg(i::text, ' | ' ORDER BY id) FROM items i WHERE id < 100"
+        ),
+        details_before
+    );
+    assert_eq!(
+        c.sql(pg, "INSERT INTO items (name) VALUES ('next') RETURNING id"),
+        "40158\nINSERT 0 1"
+    );
+    assert!(c.store().ledger_get(&key).unwrap().is_none());
+}
+
+/// A replacing run that fails part-way keeps what it saved: the retry does
+/// not save the table again (its rows may be the migrated ones by then),
+/// and the rollback restores the rows from before the first attempt.
+fn existing_rows_retry_after_failure(pg: &PgCluster) {
+    let c = Case::new(
+        pg,
+        "existing_replace_retry",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, v INTEGER); INSERT INTO a VALUES (1, 1);
+         CREATE TABLE b (id INTEGER PRIMARY KEY, v INTEGER); INSERT INTO b VALUES (1, 500);",
+    );
+    c.sql(
+        pg,
+        "CREATE TABLE a (id bigint PRIMARY KEY, v bigint);
+         CREATE TABLE b (id bigint PRIMARY KEY, v bigint CHECK (v < 100));
+         INSERT INTO a VALUES (7, 70), (8, 80); INSERT INTO b VALUES (9, 90);",
+    );
+    let o = Options {
+        existing_schema: true,
+        existing_rows: migrate::ExistingRows::Replace,
+        jobs: 1,
+        ..opts()
+    };
+    let insp = c.inspect(pg, &o);
+    let err = migrate::execute(&insp, &*c.store(), &Quiet)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("check constraint"), "{err}");
+    drop(insp);
+    // b's load was rolled back with its transaction: its rows are untouched.
+    assert_eq!(
+        c.sql(
+            pg,
+            "SELECT string_agg(id || '=' || v, ' ' ORDER BY id) FROM b"
+        ),
+        "9=90"
+    );
+    // A retry the other way is refused.
+    let plan = c.refused(
+        pg,
+        &Options {
+            existing_rows: migrate::ExistingRows::Refuse,
+            ..o.clone()
+        },
+    );
+    assert!(plan.contains("ran with existing_rows replace"), "{plan}");
+    // Fixed source: a and b, already saved, are emptied and loaded again.
+    c.sqlite().execute_batch("UPDATE b SET v = 5").unwrap();
+    let insp = c.inspect(pg, &o);
+    assert_eq!(
+        insp.action(),
+        Action::Migrate {
+            clean_first: vec!["a".into(), "b".into()],
+            replace: vec![],
+        }
+    );
+    drop(insp);
+    assert_eq!(migrated_rows(&c.migrate(pg, &o)), 2);
+    assert_eq!(
+        c.sql(
+            pg,
+            "SELECT string_agg(id || '=' || v, ' ' ORDER BY id) FROM a"
+        ),
+        "1=1"
+    );
+    migrate::rollback(&c.source(), &c.target(pg), "public", &*c.store()).unwrap();
+    assert_eq!(
+        c.sql(
+            pg,
+            "SELECT string_agg(id || '=' || v, ' ' ORDER BY id) FROM a"
+        ),
+        "7=70 8=80"
+    );
+    assert_eq!(
+        c.sql(
+            pg,
+            "SELECT string_agg(id || '=' || v, ' ' ORDER BY id) FROM b"
+        ),
+        "9=90"
     );
 }
 
@@ -895,7 +1120,8 @@ fn ledger_cycle(pg: &PgCluster) {
     assert_eq!(
         insp.action(),
         Action::Migrate {
-            clean_first: vec!["t".into()]
+            clean_first: vec!["t".into()],
+            replace: vec![],
         }
     );
     assert!(

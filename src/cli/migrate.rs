@@ -50,6 +50,11 @@ pub struct MigrateArgs {
     /// Load into tables that already exist (the application's DDL), matching columns by name.
     #[arg(long)]
     pub into_existing: bool,
+    /// With --into-existing, rows the target tables already hold: `refuse` the run, or
+    /// `replace` them, saving them first in the state store so that --rollback restores
+    /// them (with their sequence values).
+    #[arg(long, value_name = "refuse|replace", default_value = "refuse")]
+    pub existing_rows: migrate::ExistingRows,
     /// Run PRAGMA integrity_check (slower) instead of quick_check.
     #[arg(long)]
     pub full_integrity_check: bool,
@@ -129,6 +134,7 @@ pub fn exec(args: MigrateArgs) -> Result<i32, CliError> {
         policies: args.policies.clone(),
         bool_columns: args.booleans.clone(),
         existing_schema: args.into_existing,
+        existing_rows: args.existing_rows,
         jobs: args.jobs,
         full_integrity_check: args.full_integrity_check,
     };
@@ -152,16 +158,28 @@ pub fn exec(args: MigrateArgs) -> Result<i32, CliError> {
                 code: FAILED,
             });
         }
-        Action::Migrate { clean_first } if !clean_first.is_empty() => {
-            println!(
-                "an earlier attempt did not finish: {} will be {} first",
-                clean_first.join(", "),
-                if opts.existing_schema {
-                    "emptied"
-                } else {
-                    "dropped"
-                }
-            );
+        Action::Migrate {
+            clean_first,
+            replace,
+        } => {
+            for (t, n) in replace {
+                println!(
+                    "{} row(s) in {}.{t} will be replaced and kept for rollback",
+                    migrate::group(*n),
+                    opts.schema
+                );
+            }
+            if !clean_first.is_empty() {
+                println!(
+                    "an earlier attempt did not finish: {} will be {} first",
+                    clean_first.join(", "),
+                    if opts.existing_schema {
+                        "emptied"
+                    } else {
+                        "dropped"
+                    }
+                );
+            }
         }
         _ => {}
     }

@@ -13,6 +13,7 @@ use tokio_postgres::Client;
 
 use super::checksum::{HEADER, TableSum};
 use super::error::{MigrateError, PgContext};
+use super::keep::{self, Keeper};
 use super::options::NaiveZone;
 use super::preflight::{convert_cell, select_sql, show};
 use super::snapshot::open_read_only;
@@ -22,11 +23,14 @@ use super::translate::TargetTable;
 const CHUNK: usize = 256 * 1024;
 
 /// How a table is prepared inside the loading transaction.
-pub enum Prepare {
+pub enum Prepare<'a> {
     /// CREATE TABLE (this statement) in the same transaction as the COPY.
     Create(String),
     /// The table exists and is empty: TRUNCATE it (so COPY FREEZE applies).
     Truncate,
+    /// The table exists and its rows are to be replaced: lock it, save its
+    /// rows (unless an earlier attempt did), then TRUNCATE it.
+    Replace { keeper: &'a Keeper<'a>, save: bool },
 }
 
 /// Loads one table; returns what the reader saw (count and digest sums).
@@ -34,7 +38,7 @@ pub async fn load_table(
     client: &mut Client,
     t: &TargetTable,
     schema: &str,
-    prepare: Prepare,
+    prepare: Prepare<'_>,
     snapshot: &Path,
     naive: &NaiveZone,
     done: Arc<AtomicU64>,
@@ -53,6 +57,17 @@ pub async fn load_table(
             .batch_execute(&format!("TRUNCATE {tq}"))
             .await
             .doing(|| format!("truncating {tq}"))?,
+        Prepare::Replace { keeper, save } => {
+            tx.batch_execute(&format!("LOCK TABLE {tq} IN ACCESS EXCLUSIVE MODE"))
+                .await
+                .doing(|| format!("locking {tq}"))?;
+            if *save {
+                keep::save(&tx, schema, &t.name, keeper).await?;
+            }
+            tx.batch_execute(&format!("TRUNCATE {tq}"))
+                .await
+                .doing(|| format!("truncating {tq}"))?
+        }
     }
     let cols: Vec<String> = t.columns.iter().map(|c| quote_ident(&c.name)).collect();
     let copy = format!(

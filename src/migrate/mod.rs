@@ -9,6 +9,7 @@ mod datetime;
 mod defaults;
 mod error;
 mod existing;
+mod keep;
 mod load;
 mod numeric;
 mod options;
@@ -26,7 +27,9 @@ mod value;
 mod verify;
 
 pub use error::MigrateError;
-pub use options::{IdentCase, NaiveZone, Options, parse_column_ref, parse_offset, parse_policy};
+pub use options::{
+    ExistingRows, IdentCase, NaiveZone, Options, parse_column_ref, parse_offset, parse_policy,
+};
 pub use preflight::{Finding, Report as PreflightReport};
 pub use report::{group, summary_table};
 pub use run::{

@@ -63,6 +63,36 @@ impl std::str::FromStr for IdentCase {
     }
 }
 
+/// What to do with rows the existing target tables already hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExistingRows {
+    /// Refuse the run, naming the tables and their row counts (the default).
+    #[default]
+    Refuse,
+    /// Save them (for a rollback to restore), then replace them.
+    Replace,
+}
+
+impl ExistingRows {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExistingRows::Refuse => "refuse",
+            ExistingRows::Replace => "replace",
+        }
+    }
+}
+
+impl std::str::FromStr for ExistingRows {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "refuse" => Ok(ExistingRows::Refuse),
+            "replace" => Ok(ExistingRows::Replace),
+            o => Err(format!("unknown existing_rows {o:?} (refuse or replace)")),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Options {
     pub ident_case: IdentCase,
@@ -77,6 +107,8 @@ pub struct Options {
     /// Load into tables that already exist (the application's own DDL),
     /// mapping columns by name, instead of creating them.
     pub existing_schema: bool,
+    /// With `existing_schema`: rows the target tables already hold.
+    pub existing_rows: ExistingRows,
     /// Tables loaded at once.
     pub jobs: usize,
     /// `PRAGMA integrity_check` instead of `quick_check` (which skips the
@@ -94,6 +126,7 @@ impl Default for Options {
             policies: Vec::new(),
             bool_columns: Vec::new(),
             existing_schema: false,
+            existing_rows: ExistingRows::Refuse,
             jobs: 2,
             full_integrity_check: false,
         }

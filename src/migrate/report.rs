@@ -46,19 +46,31 @@ impl Inspection {
             Action::Refuse(why) => {
                 let _ = writeln!(s, "REFUSED: {why}");
             }
-            Action::Migrate { clean_first } if !clean_first.is_empty() => {
-                let verb = if o.existing_schema {
-                    "emptied"
-                } else {
-                    "dropped"
-                };
-                let _ = writeln!(
-                    s,
-                    "start clean: {} left by the earlier attempt will be {verb} first",
-                    clean_first.join(", ")
-                );
+            Action::Migrate {
+                clean_first,
+                replace,
+            } => {
+                if !clean_first.is_empty() {
+                    let verb = if o.existing_schema {
+                        "emptied"
+                    } else {
+                        "dropped"
+                    };
+                    let _ = writeln!(
+                        s,
+                        "start clean: {} left by the earlier attempt will be {verb} first",
+                        clean_first.join(", ")
+                    );
+                }
+                for (t, n) in replace {
+                    let _ = writeln!(
+                        s,
+                        "replace: {} row(s) in {}.{t} will be replaced and kept for rollback",
+                        group(n),
+                        o.schema
+                    );
+                }
             }
-            Action::Migrate { .. } => {}
         }
         s.push_str("\ntables (load order):\n");
         let w = self

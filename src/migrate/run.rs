@@ -13,8 +13,9 @@ use tokio_postgres::Client;
 
 use super::checksum::TableSum;
 use super::error::{MigrateError, PgContext};
+use super::keep::{self, Keeper};
 use super::load::{self, Prepare};
-use super::options::Options;
+use super::options::{ExistingRows, Options};
 use super::preflight::{self, Report};
 use super::snapshot::Snapshot;
 use super::source::{self, SourceSchema};
@@ -50,6 +51,8 @@ pub struct Inspection {
     pub existing: Vec<String>,
     /// Of those, the ones holding rows.
     pub nonempty: Vec<String>,
+    /// Row counts of the tables holding rows (existing-schema mode).
+    pub row_counts: Vec<(String, u64)>,
     /// Whether the target schema exists.
     pub schema_exists: bool,
     pub ledger: Option<LedgerEntry>,
@@ -117,7 +120,7 @@ pub fn inspect(
     let key = ledger_key(source, target, &opts.schema);
     let ledger = store.ledger_get(&key)?;
     let names: Vec<String> = translation.tables.iter().map(|t| t.name.clone()).collect();
-    let (existing, nonempty, schema_exists) = block_on(async {
+    let (existing, nonempty, row_counts, schema_exists) = block_on(async {
         let c = target.connect().await?;
         let schema_exists: bool = c
             .query_one(
@@ -129,15 +132,19 @@ pub fn inspect(
             .get(0);
         let existing = target::existing_tables(&c, &opts.schema, &names).await?;
         let mut nonempty = Vec::new();
+        let mut row_counts = Vec::new();
         for t in &existing {
             if target::has_rows(&c, &opts.schema, t).await? {
                 nonempty.push(t.clone());
+                if opts.existing_schema {
+                    row_counts.push((t.clone(), target::count_rows(&c, &opts.schema, t).await?));
+                }
             }
         }
         if opts.existing_schema {
             existing::adapt(&c, &mut translation, opts).await?;
         }
-        Ok::<_, MigrateError>((existing, nonempty, schema_exists))
+        Ok::<_, MigrateError>((existing, nonempty, row_counts, schema_exists))
     })?;
     drop(conn);
     let preflight = preflight::run(
@@ -176,6 +183,7 @@ pub fn inspect(
         preflight,
         existing,
         nonempty,
+        row_counts,
         schema_exists,
         ledger,
         key,
@@ -191,6 +199,9 @@ pub enum Action {
     /// these tables left by an earlier attempt.
     Migrate {
         clean_first: Vec<String>,
+        /// Existing tables whose rows (this many) are saved for a rollback
+        /// and replaced (`existing_rows: replace`).
+        replace: Vec<(String, u64)>,
     },
 }
 
@@ -214,17 +225,79 @@ impl Inspection {
             ));
         }
         let schema = &self.opts.schema;
+        let replace_mode = self.opts.existing_rows == ExistingRows::Replace;
+        if replace_mode && !self.opts.existing_schema {
+            return Action::Refuse(
+                "existing_rows: replace applies to loading into existing tables (--into-existing)"
+                    .into(),
+            );
+        }
         if self.opts.existing_schema {
-            let foreign: Vec<&String> =
-                self.nonempty.iter().filter(|t| !ours.contains(t)).collect();
+            let earlier_mode = self
+                .ledger
+                .as_ref()
+                .map(|l| {
+                    l.detail
+                        .get("existing_rows")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("refuse")
+                        .to_string()
+                })
+                .unwrap_or_else(|| self.opts.existing_rows.as_str().to_string());
+            if earlier_mode != self.opts.existing_rows.as_str() {
+                return Action::Refuse(format!(
+                    "an earlier attempt of this migration ran with existing_rows {earlier_mode}; run it again the same way, or roll it back first"
+                ));
+            }
+            let count = |t: &String| {
+                self.row_counts
+                    .iter()
+                    .find(|(n, _)| n == t)
+                    .map_or(0, |(_, c)| *c)
+            };
+            if replace_mode {
+                // Tables whose rows an earlier attempt saved are emptied and
+                // loaded again; the rest are saved first (their rows are the
+                // pre-migration ones: a table is saved before it changes).
+                let saved: Vec<String> = self
+                    .ledger
+                    .as_ref()
+                    .map(|l| keep::recorded(l).into_iter().map(|(t, _)| t).collect())
+                    .unwrap_or_default();
+                let clean_first = self
+                    .nonempty
+                    .iter()
+                    .filter(|t| saved.contains(t))
+                    .cloned()
+                    .collect();
+                let replace = self
+                    .nonempty
+                    .iter()
+                    .filter(|t| !saved.contains(t))
+                    .map(|t| (t.clone(), count(t)))
+                    .collect();
+                return Action::Migrate {
+                    clean_first,
+                    replace,
+                };
+            }
+            let foreign: Vec<String> = self
+                .nonempty
+                .iter()
+                .filter(|t| !ours.contains(t))
+                .map(|t| format!("{schema}.{t} ({} rows)", count(t)))
+                .collect();
             if !foreign.is_empty() {
                 return Action::Refuse(format!(
-                    "target table(s) {} already hold rows; loading into them would need a pre-migration dump to roll back, which is not implemented: empty them first",
-                    join(&foreign, schema)
+                    "target table(s) {} already hold rows; to replace them, keeping them for a rollback to restore, use --existing-rows replace (module: existing_rows: replace), or empty them first",
+                    foreign.join(", ")
                 ));
             }
             let clean: Vec<String> = self.nonempty.clone();
-            return Action::Migrate { clean_first: clean };
+            return Action::Migrate {
+                clean_first: clean,
+                replace: Vec::new(),
+            };
         }
         let foreign: Vec<&String> = self.existing.iter().filter(|t| !ours.contains(t)).collect();
         if !foreign.is_empty() {
@@ -237,7 +310,10 @@ impl Inspection {
             .into_iter()
             .filter(|t| self.existing.contains(t))
             .collect();
-        Action::Migrate { clean_first: clean }
+        Action::Migrate {
+            clean_first: clean,
+            replace: Vec::new(),
+        }
     }
 
     pub fn create_sql(&self) -> Vec<String> {
@@ -296,7 +372,7 @@ pub fn execute(
             ));
         }
         Action::Refuse(why) => return Err(MigrateError::Refused(why)),
-        Action::Migrate { clean_first } => clean_first,
+        Action::Migrate { clean_first, .. } => clean_first,
     };
     let _lock = store.lock(&format!("migrate:{}", insp.key), &holder(&insp.key))?;
     let started = crate::state::now_rfc3339();
@@ -333,10 +409,24 @@ pub fn execute(
         started,
         finished: None,
     };
+    if insp.opts.existing_schema {
+        entry.detail["existing_rows"] = json!(insp.opts.existing_rows.as_str());
+        // Rows an earlier attempt saved stay the pre-migration rows.
+        if let Some(saved) = insp.ledger.as_ref().and_then(|l| l.detail.get("saved")) {
+            entry.detail["saved"] = saved.clone();
+        }
+    }
     // Write-ahead: the ledger names what this run may create before it exists.
     store.ledger_put(&entry)?;
     let t0 = Instant::now();
-    let result = block_on(run_async(insp, &clean_first, obs));
+    let already_saved: Vec<String> = keep::recorded(&entry).into_iter().map(|(t, _)| t).collect();
+    let entry = Mutex::new(entry);
+    let keeper = Keeper {
+        store,
+        entry: &entry,
+    };
+    let result = block_on(run_async(insp, &clean_first, &keeper, &already_saved, obs));
+    let mut entry = entry.into_inner().expect("ledger entry");
     entry.finished = Some(crate::state::now_rfc3339());
     match result {
         Ok((tables, phases)) => {
@@ -367,6 +457,8 @@ type Phases = Vec<(String, Duration)>;
 async fn run_async(
     insp: &Inspection,
     clean_first: &[String],
+    keeper: &Keeper<'_>,
+    already_saved: &[String],
     obs: &dyn Observer,
 ) -> Result<(Vec<TableSummary>, Phases), MigrateError> {
     let opts = &insp.opts;
@@ -438,7 +530,13 @@ async fn run_async(
                     return Ok::<(), MigrateError>(());
                 }
                 let t = &tables[i];
-                let prepare = if opts.existing_schema {
+                let prepare = if opts.existing_schema && opts.existing_rows == ExistingRows::Replace
+                {
+                    Prepare::Replace {
+                        keeper,
+                        save: !already_saved.contains(&t.name),
+                    }
+                } else if opts.existing_schema {
                     Prepare::Truncate
                 } else {
                     Prepare::Create(translate::create_table_sql(t, schema))
@@ -630,6 +728,19 @@ pub fn rollback(
         .get("created_schema")
         .and_then(|v| v.as_bool())
         .unwrap_or(false);
+    let replaced = existing_mode
+        && entry.detail.get("existing_rows").and_then(|v| v.as_str()) == Some("replace");
+    if replaced {
+        // Every table such a run changed was saved before it changed; the
+        // others were not touched.
+        let saved = keep::recorded(&entry);
+        let done = block_on(async {
+            let mut c = target.connect().await?;
+            keep::restore(&mut c, schema, &saved, store).await
+        })?;
+        store.ledger_remove(&key)?;
+        return Ok(done);
+    }
     let done = block_on(async {
         let c = target.connect().await?;
         let mut done = Vec::new();

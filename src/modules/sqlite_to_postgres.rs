@@ -79,6 +79,12 @@ pub static SQLITE_TO_POSTGRES: ModuleSpec = ModuleSpec {
             Bool,
             "Load into existing tables, matching columns by name.",
         ),
+        arg(
+            "existing_rows",
+            Str,
+            "With into_existing, rows the tables already hold: refuse (default) the run, or replace them, saving them in the state store for state: absent to restore.",
+        )
+        .choices(&["refuse", "replace"]),
         arg("jobs", Int, "Tables loaded at the same time (default 2)."),
         arg(
             "state",
@@ -141,6 +147,9 @@ impl Module for SqliteToPostgres {
                 .parse()
                 .map_err(ModuleError::new)?,
             existing_schema: argx::boolean(args, "into_existing", false)?,
+            existing_rows: argx::choice(args, "existing_rows", &["refuse", "replace"], "refuse")?
+                .parse()
+                .map_err(ModuleError::new)?,
             ..Options::default()
         };
         if let Some(j) = argx::number(args, "jobs")? {
