@@ -1286,6 +1286,100 @@ fn cli_dry_run_run_rerun_rollback() {
     let (code, out) = run(&["migrate", "--ssl-mode", "verify-everything", src, &url]);
     assert_eq!(code, 4, "{out}");
     assert!(out.contains("unknown ssl_mode"), "{out}");
+    // Zone names: a plan in a named zone; a path outside the zone directory is refused.
+    let (code, out) = run(&[
+        "migrate",
+        "--dry-run",
+        "--naive-timezone",
+        "Europe/Berlin",
+        src,
+        &url,
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("naive datetimes in Europe/Berlin"), "{out}");
+    let (code, out) = run(&["migrate", "--naive-timezone", "../../etc/passwd", src, &url]);
+    assert_eq!(code, 4, "{out}");
+    assert!(out.contains("is not a time zone name"), "{out}");
+
+    // Existing rows, with the state in PostgreSQL: refused by default,
+    // replaced and kept with --existing-rows replace, restored by --rollback.
+    let c = Case::new(
+        &pg,
+        "cli_existing",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+         INSERT INTO users VALUES (1, 'new');",
+    );
+    pg.create_database("cli_state");
+    let state_url = pg.url("cli_state");
+    c.sql(
+        &pg,
+        "CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL, photo bytea);
+         INSERT INTO users (name, photo) VALUES ('old1', '\\x00'), ('old2', NULL), ('old3', '\\xff');",
+    );
+    let url = pg.url("cli_existing");
+    let src = c.source();
+    let src = src.to_str().unwrap();
+    let dir = c.dir.path();
+    let run = |args: &[&str]| common::run(dir, args);
+    let (code, out) = run(&[
+        "migrate",
+        "--into-existing",
+        src,
+        &url,
+        "--state",
+        &state_url,
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("public.users (3 rows) already hold rows"),
+        "{out}"
+    );
+    let replace = [
+        "--into-existing",
+        "--existing-rows",
+        "replace",
+        "--state",
+        &state_url,
+    ];
+    let mut args = vec!["migrate", "--dry-run", src, &url];
+    args.extend(replace);
+    let (code, out) = run(&args);
+    assert_eq!(code, 5, "{out}");
+    assert!(
+        out.contains("replace: 3 row(s) in public.users will be replaced and kept for rollback"),
+        "{out}"
+    );
+    args.remove(1);
+    let (code, out) = run(&args);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("3 row(s) in public.users will be replaced and kept for rollback"),
+        "{out}"
+    );
+    assert_eq!(
+        c.sql(
+            &pg,
+            "SELECT string_agg(id || name, ' ' ORDER BY id) FROM users"
+        ),
+        "1new"
+    );
+    let (code, out) = run(&["migrate", "--rollback", src, &url, "--state", &state_url]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("restored 3 row(s) of \"public\".\"users\""),
+        "{out}"
+    );
+    assert_eq!(
+        c.sql(&pg, "SELECT string_agg(id || name || coalesce(encode(photo, 'hex'), '-'), ' ' ORDER BY id) FROM users"),
+        "1old100 2old2- 3old3ff"
+    );
+    assert_eq!(
+        c.sql(
+            &pg,
+            "SELECT last_value || '/' || is_called FROM users_id_seq"
+        ),
+        "3/true"
+    );
 }
 
 #[test]
