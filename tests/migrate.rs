@@ -123,6 +123,7 @@ fn pitfall_corpus() {
         ("mixed types in an INTEGER column", mixed_integer),
         ("empty and epoch datetimes", empty_and_epoch_datetimes),
         ("offsets, fractions, date-only", datetime_offsets),
+        ("naive datetimes in a named zone", named_zone_findings),
         ("8-byte REALs", reals),
         ("NUL in text", nul_in_text),
         ("BLOB in text", blob_in_text),
@@ -139,6 +140,14 @@ fn pitfall_corpus() {
             typeless_varchar_booleans,
         ),
         ("into an existing schema", existing_schema),
+        (
+            "existing rows: replaced, then restored by the rollback",
+            existing_rows_replaced_and_restored,
+        ),
+        (
+            "existing rows: a failed replacing run, its retry and rollback",
+            existing_rows_retry_after_failure,
+        ),
         ("ledger: no-op, rollback, clean re-run", ledger_cycle),
         ("verification names the first differing row", verification),
         ("a writer keeps writing", live_writer),
@@ -254,7 +263,7 @@ fn datetime_offsets(pg: &PgCluster) {
     migrated_rows(&c2.migrate(
         pg,
         &Options {
-            naive_offset_secs: 3 * 3600,
+            naive_zone: migrate::NaiveZone::Fixed(3 * 3600),
             ..opts()
         },
     ));
@@ -262,6 +271,174 @@ fn datetime_offsets(pg: &PgCluster) {
         c2.sql(pg, "SELECT at::text FROM b"),
         "2024-01-02 00:00:00+00"
     );
+}
+
+fn named_zone_findings(pg: &PgCluster) {
+    let sql = "CREATE TABLE ev (id INTEGER PRIMARY KEY, at DATETIME);
+         INSERT INTO ev VALUES (1, '2024-07-01 12:00:00'), (2, '2024-03-31 02:30:00'),
+           (3, '2024-10-27 02:30:00'), (4, '2024-10-27 02:30:00+02:00'), (5, NULL);";
+    let berlin = || Options {
+        naive_zone: migrate::NaiveZone::parse("Europe/Berlin").unwrap(),
+        ..opts()
+    };
+    // fail (default): both the skipped and the repeated local time are findings.
+    let c = Case::new(pg, "zone_fail", sql);
+    let plan = c.refused(pg, &berlin());
+    assert!(plan.contains("naive datetimes in Europe/Berlin"), "{plan}");
+    assert!(
+        plan.contains("ev.at rowid 2: no such local time in Europe/Berlin: the clocks jumped over it from UTC+01:00 to UTC+02:00 (\"2024-03-31 02:30:00\")"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("ev.at rowid 3: ambiguous local time in Europe/Berlin"),
+        "{plan}"
+    );
+    assert!(
+        !plan.contains("rowid 1:") && !plan.contains("rowid 4:"),
+        "{plan}"
+    );
+    // null: both become NULL.
+    let c = Case::new(pg, "zone_null", sql);
+    let mut o = berlin();
+    o.policies = vec![("ev".into(), "at".into(), ValuePolicy::Null)];
+    migrated_rows(&c.migrate(pg, &o));
+    assert_eq!(
+        c.sql(
+            pg,
+            "SELECT string_agg(coalesce(at::text, 'NULL'), ' | ' ORDER BY id) FROM ev"
+        ),
+        "2024-07-01 10:00:00+00 | NULL | NULL | 2024-10-27 00:30:00+00 | NULL"
+    );
+    // cast: the repeated time is read as its earlier instant; the skipped
+    // one has no exact reading and stays a finding.
+    let c = Case::new(pg, "zone_cast", sql);
+    let mut o = berlin();
+    o.policies = vec![("ev".into(), "at".into(), ValuePolicy::Cast)];
+    let plan = c.refused(pg, &o);
+    assert!(plan.contains("ev.at rowid 2: no such local time"), "{plan}");
+    assert!(plan.contains("no exact cast"), "{plan}");
+    assert!(!plan.contains("rowid 3:"), "{plan}");
+    c.sqlite()
+        .execute_batch("DELETE FROM ev WHERE id = 2")
+        .unwrap();
+    migrated_rows(&c.migrate(pg, &o));
+    assert_eq!(
+        c.sql(
+            pg,
+            "SELECT string_agg(coalesce(at::text, 'NULL'), ' | ' ORDER BY id) FROM ev"
+        ),
+        "2024-07-01 10:00:00+00 | 2024-10-27 00:30:00+00 | 2024-10-27 00:30:00+00 | NULL"
+    );
+    // text: the values are kept as written.
+    let c = Case::new(pg, "zone_text", sql);
+    let mut o = berlin();
+    o.policies = vec![("ev".into(), "at".into(), ValuePolicy::Text)];
+    migrated_rows(&c.migrate(pg, &o));
+    assert_eq!(
+        c.sql(pg, "SELECT at FROM ev WHERE id = 2"),
+        "2024-03-31 02:30:00"
+    );
+}
+
+/// Naive local times read in a named zone agree with PostgreSQL's
+/// `timestamp AT TIME ZONE` wherever the local time is unique; the ones the
+/// migration sets to NULL (policy null) are exactly those PostgreSQL would
+/// have resolved silently: skipped or repeated.
+#[test]
+#[ignore = "needs PostgreSQL 15: run tests/run-all.sh"]
+fn named_zones_agree_with_postgresql() {
+    let Some(pg) = cluster("migrate::named_zones_agree_with_postgresql") else {
+        return;
+    };
+    let zones = [
+        "Europe/Berlin",
+        "America/New_York",
+        "Asia/Kolkata",
+        "Australia/Lord_Howe",
+        "Europe/Dublin",
+        "America/Sao_Paulo",
+        "Pacific/Chatham",
+        "Africa/Casablanca",
+        "America/Santiago",
+    ];
+    // Every 15 minutes through the spring and autumn change seasons of
+    // 2024, 2037 and 2099 (the last two past the files' transitions for
+    // slim files, 2099 past them for any), and local times spread over
+    // 1970..2100 at odd seconds.
+    let mut script = String::from(
+        "CREATE TABLE v (id INTEGER PRIMARY KEY, local TEXT NOT NULL, at DATETIME);\n",
+    );
+    let mut ranges = Vec::new();
+    for y in [2024, 2037, 2099] {
+        ranges.push((format!("{y}-03-01"), 46 * 96));
+        ranges.push((format!("{y}-09-01"), 71 * 96));
+    }
+    for (start, n) in &ranges {
+        script.push_str(&format!(
+            "WITH RECURSIVE s(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM s WHERE n < {n})
+             INSERT INTO v (local, at) SELECT datetime(unixepoch('{start}') + n * 900, 'unixepoch'),
+               datetime(unixepoch('{start}') + n * 900, 'unixepoch') FROM s;\n"
+        ));
+    }
+    script.push_str(
+        "WITH RECURSIVE s(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM s WHERE n < 20000)
+         INSERT INTO v (local, at) SELECT datetime(n * 204917 + 17, 'unixepoch'),
+           datetime(n * 204917 + 17, 'unixepoch') FROM s;",
+    );
+    for (i, zone) in zones.iter().enumerate() {
+        let c = Case::new(&pg, &format!("tz_{i}"), &script);
+        let o = Options {
+            naive_zone: migrate::NaiveZone::parse(zone).unwrap(),
+            policies: vec![("v".into(), "at".into(), ValuePolicy::Null)],
+            ..opts()
+        };
+        let rows = migrated_rows(&c.migrate(&pg, &o));
+        assert!(rows > 30_000, "{zone}: {rows}");
+        let z = zone.replace('\'', "");
+        let pg_at = format!("(local::timestamp AT TIME ZONE '{z}')");
+        let differ = c.sql(
+            &pg,
+            &format!(
+                "SELECT count(*) || ' ' || coalesce(min(local), '-') FROM v WHERE at IS NOT NULL AND at <> {pg_at}"
+            ),
+        );
+        assert_eq!(
+            differ, "0 -",
+            "{zone}: values that differ from PostgreSQL's reading"
+        );
+        // Unique readings round-trip in PostgreSQL too.
+        let not_round = c.sql(
+            &pg,
+            &format!(
+                "SELECT count(*) FROM v WHERE at IS NOT NULL AND (at AT TIME ZONE '{z}') <> local::timestamp"
+            ),
+        );
+        assert_eq!(not_round, "0", "{zone}");
+        // Each NULL is a skipped local time (PostgreSQL's reading does not
+        // round-trip) or a repeated one (another instant near PostgreSQL's
+        // reading shows the same local time).
+        let unexplained = c.sql(
+            &pg,
+            &format!(
+                "SELECT count(*) || ' ' || coalesce(min(local), '-') FROM v WHERE at IS NULL
+                   AND ({pg_at} AT TIME ZONE '{z}') = local::timestamp
+                   AND NOT EXISTS (SELECT 1 FROM unnest(ARRAY[-60, -30, 30, 60]) d(m)
+                     WHERE (({pg_at} + d.m * interval '1 minute') AT TIME ZONE '{z}') = local::timestamp)"
+            ),
+        );
+        assert_eq!(
+            unexplained, "0 -",
+            "{zone}: NULLs PostgreSQL reads as unique"
+        );
+        let nulls: u64 = c
+            .sql(&pg, "SELECT count(*) FROM v WHERE at IS NULL")
+            .parse()
+            .unwrap();
+        eprintln!("{zone}: {rows} values, {nulls} skipped or repeated local times");
+        if *zone != "Asia/Kolkata" {
+            assert!(nulls > 0, "{zone}: expected changes of the clocks");
+        }
+    }
 }
 
 fn reals(pg: &PgCluster) {
@@ -693,8 +870,241 @@ fn existing_schema(pg: &PgCluster) {
     );
     let plan = c2.refused(pg, &o);
     assert!(
-        plan.contains("target table(s) public.t already hold rows"),
+        plan.contains("target table(s) public.t (1 rows) already hold rows; to replace them, keeping them for a rollback to restore, use --existing-rows replace"),
         "{plan}"
+    );
+}
+
+fn existing_rows_replaced_and_restored(pg: &PgCluster) {
+    let c = Case::new(
+        pg,
+        "existing_replace",
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, data BLOB, at DATETIME, price NUMERIC);
+         INSERT INTO items VALUES (1, 'one', x'0102', '2024-05-01 10:00:00', 1.5),
+           (2, NULL, NULL, NULL, NULL), (3, 'three', x'', '2024-05-03T00:00:00Z', '12.25');
+         CREATE TABLE tags (id INTEGER PRIMARY KEY, item INTEGER, tag TEXT);
+         INSERT INTO tags VALUES (1, 1, 'a'), (2, 3, 'b');",
+    );
+    // The application's schema, with rows of its own: bytea, timestamptz,
+    // numeric with its scale, NULLs, a column the source lacks, a
+    // generated column, and enough rows to span several saved chunks.
+    c.sql(
+        pg,
+        "CREATE TABLE items (id bigserial PRIMARY KEY, name text, data bytea, at timestamptz,
+           price numeric, note text DEFAULT 'n', twice numeric GENERATED ALWAYS AS (price * 2) STORED);
+         CREATE TABLE tags (id serial PRIMARY KEY, item bigint, tag text NOT NULL);
+         INSERT INTO items (id, name, data, at, price, note) VALUES
+           (10, 'ten', '\\x00ff00'::bytea, '2023-01-02 03:04:05.123456+00', 1.2300, NULL),
+           (11, NULL, NULL, NULL, NULL, 'kept'),
+           (12, E'tab\\tnew\\nline', ''::bytea, '1999-12-31 23:59:59.999999+00', -0.000001, 'x');
+         INSERT INTO items (id, name, data, at, price)
+           SELECT 100 + g, repeat(md5(g::text), 5), decode(md5(g::text), 'hex'),
+                  timestamptz '2020-01-01 00:00:00+00' + g * interval '1 second', g / 7.0
+             FROM generate_series(1, 40000) g;
+         SELECT setval('items_id_seq', 40157);
+         SELECT setval('tags_id_seq', 5, false);",
+    );
+    let fingerprint = |c: &Case| {
+        c.sql(
+            pg,
+            "SELECT (SELECT count(*) || ' ' || md5(string_agg(i::text, '|' ORDER BY id)) FROM items i)
+               || ' ' || (SELECT count(*) FROM tags)
+               || ' ' || (SELECT last_value || '/' || is_called FROM items_id_seq)
+               || ' ' || (SELECT last_value || '/' || is_called FROM tags_id_seq)",
+        )
+    };
+    let before = fingerprint(&c);
+    assert!(before.starts_with("40003 "), "{before}");
+    assert!(before.ends_with(" 0 40157/true 5/false"), "{before}");
+    let details_before = c.sql(
+        pg,
+        "SELECT string_agg(i::text, ' | ' ORDER BY id) FROM items i WHERE id < 100",
+    );
+
+    // The default refuses, naming the table and its row count.
+    let refuse = Options {
+        existing_schema: true,
+        ..opts()
+    };
+    let plan = c.refused(pg, &refuse);
+    assert!(
+        plan.contains("target table(s) public.items (40003 rows) already hold rows"),
+        "{plan}"
+    );
+
+    // replace: the plan says what is replaced and kept.
+    let replace = Options {
+        existing_rows: migrate::ExistingRows::Replace,
+        ..refuse.clone()
+    };
+    let insp = c.inspect(pg, &replace);
+    assert_eq!(
+        insp.action(),
+        Action::Migrate {
+            clean_first: vec![],
+            replace: vec![("items".into(), 40003)],
+        }
+    );
+    assert!(
+        insp.plan_text().contains(
+            "replace: 40,003 row(s) in public.items will be replaced and kept for rollback"
+        ),
+        "{}",
+        insp.plan_text()
+    );
+    drop(insp);
+    // replace without --into-existing is refused.
+    let bad = Options {
+        existing_rows: migrate::ExistingRows::Replace,
+        ..opts()
+    };
+    assert!(
+        matches!(c.inspect(pg, &bad).action(), Action::Refuse(m) if m.contains("--into-existing"))
+    );
+
+    assert_eq!(migrated_rows(&c.migrate(pg, &replace)), 5);
+    assert_eq!(
+        c.sql(pg, "SELECT string_agg(concat_ws(',', id, name, encode(data, 'hex'), at, price, note, twice), ' | ' ORDER BY id) FROM items"),
+        "1,one,0102,2024-05-01 10:00:00+00,1.5,n,3.0 | 2,n | 3,three,,2024-05-03 00:00:00+00,12.25,n,24.50"
+    );
+    assert_eq!(
+        c.sql(
+            pg,
+            "SELECT string_agg(id || tag, ' ' ORDER BY id) FROM tags"
+        ),
+        "1a 2b"
+    );
+    let key = migrate::ledger_key(
+        &migrate::SourceId::controller(&c.source()),
+        &c.target(pg),
+        "public",
+    );
+    let entry = c.store().ledger_get(&key).unwrap().unwrap();
+    assert_eq!(entry.status, "done");
+    assert_eq!(entry.detail["existing_rows"], "replace");
+    assert_eq!(entry.detail["saved"]["items"]["rows"], 40003);
+    assert!(
+        entry.detail["saved"]["items"]["blobs"]
+            .as_array()
+            .unwrap()
+            .len()
+            > 1
+    );
+    assert_eq!(entry.detail["saved"]["tags"]["rows"], 0);
+
+    // Rollback: the saved rows and sequence values are back, exactly.
+    let done = migrate::rollback(
+        &migrate::SourceId::controller(&c.source()),
+        &c.target(pg),
+        "public",
+        &*c.store(),
+    )
+    .unwrap();
+    assert!(
+        done.iter().any(|d| d.starts_with(
+            "restored 40003 row(s) of \"public\".\"items\" (count and checksum verified)"
+        )),
+        "{done:?}"
+    );
+    assert_eq!(fingerprint(&c), before);
+    assert_eq!(
+        c.sql(
+            pg,
+            "SELECT string_agg(i::text, ' | ' ORDER BY id) FROM items i WHERE id < 100"
+        ),
+        details_before
+    );
+    assert_eq!(
+        c.sql(pg, "INSERT INTO items (name) VALUES ('next') RETURNING id"),
+        "40158\nINSERT 0 1"
+    );
+    assert!(c.store().ledger_get(&key).unwrap().is_none());
+}
+
+/// A replacing run that fails part-way keeps what it saved: the retry does
+/// not save the table again (its rows may be the migrated ones by then),
+/// and the rollback restores the rows from before the first attempt.
+fn existing_rows_retry_after_failure(pg: &PgCluster) {
+    let c = Case::new(
+        pg,
+        "existing_replace_retry",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, v INTEGER); INSERT INTO a VALUES (1, 1);
+         CREATE TABLE b (id INTEGER PRIMARY KEY, v INTEGER); INSERT INTO b VALUES (1, 500);",
+    );
+    c.sql(
+        pg,
+        "CREATE TABLE a (id bigint PRIMARY KEY, v bigint);
+         CREATE TABLE b (id bigint PRIMARY KEY, v bigint CHECK (v < 100));
+         INSERT INTO a VALUES (7, 70), (8, 80); INSERT INTO b VALUES (9, 90);",
+    );
+    let o = Options {
+        existing_schema: true,
+        existing_rows: migrate::ExistingRows::Replace,
+        jobs: 1,
+        ..opts()
+    };
+    let insp = c.inspect(pg, &o);
+    let err = migrate::execute(&insp, &*c.store(), &Quiet)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("check constraint"), "{err}");
+    drop(insp);
+    // b's load was rolled back with its transaction: its rows are untouched.
+    assert_eq!(
+        c.sql(
+            pg,
+            "SELECT string_agg(id || '=' || v, ' ' ORDER BY id) FROM b"
+        ),
+        "9=90"
+    );
+    // A retry the other way is refused.
+    let plan = c.refused(
+        pg,
+        &Options {
+            existing_rows: migrate::ExistingRows::Refuse,
+            ..o.clone()
+        },
+    );
+    assert!(plan.contains("ran with existing_rows replace"), "{plan}");
+    // Fixed source: a and b, already saved, are emptied and loaded again.
+    c.sqlite().execute_batch("UPDATE b SET v = 5").unwrap();
+    let insp = c.inspect(pg, &o);
+    assert_eq!(
+        insp.action(),
+        Action::Migrate {
+            clean_first: vec!["a".into(), "b".into()],
+            replace: vec![],
+        }
+    );
+    drop(insp);
+    assert_eq!(migrated_rows(&c.migrate(pg, &o)), 2);
+    assert_eq!(
+        c.sql(
+            pg,
+            "SELECT string_agg(id || '=' || v, ' ' ORDER BY id) FROM a"
+        ),
+        "1=1"
+    );
+    migrate::rollback(
+        &migrate::SourceId::controller(&c.source()),
+        &c.target(pg),
+        "public",
+        &*c.store(),
+    )
+    .unwrap();
+    assert_eq!(
+        c.sql(
+            pg,
+            "SELECT string_agg(id || '=' || v, ' ' ORDER BY id) FROM a"
+        ),
+        "7=70 8=80"
+    );
+    assert_eq!(
+        c.sql(
+            pg,
+            "SELECT string_agg(id || '=' || v, ' ' ORDER BY id) FROM b"
+        ),
+        "9=90"
     );
 }
 
@@ -726,7 +1136,8 @@ fn ledger_cycle(pg: &PgCluster) {
     assert_eq!(
         insp.action(),
         Action::Migrate {
-            clean_first: vec!["t".into()]
+            clean_first: vec!["t".into()],
+            replace: vec![],
         }
     );
     assert!(
@@ -902,6 +1313,100 @@ fn cli_dry_run_run_rerun_rollback() {
     let (code, out) = run(&["migrate", "--ssl-mode", "verify-everything", src, &url]);
     assert_eq!(code, 4, "{out}");
     assert!(out.contains("unknown ssl_mode"), "{out}");
+    // Zone names: a plan in a named zone; a path outside the zone directory is refused.
+    let (code, out) = run(&[
+        "migrate",
+        "--dry-run",
+        "--naive-timezone",
+        "Europe/Berlin",
+        src,
+        &url,
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("naive datetimes in Europe/Berlin"), "{out}");
+    let (code, out) = run(&["migrate", "--naive-timezone", "../../etc/passwd", src, &url]);
+    assert_eq!(code, 4, "{out}");
+    assert!(out.contains("is not a time zone name"), "{out}");
+
+    // Existing rows, with the state in PostgreSQL: refused by default,
+    // replaced and kept with --existing-rows replace, restored by --rollback.
+    let c = Case::new(
+        &pg,
+        "cli_existing",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+         INSERT INTO users VALUES (1, 'new');",
+    );
+    pg.create_database("cli_state");
+    let state_url = pg.url("cli_state");
+    c.sql(
+        &pg,
+        "CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL, photo bytea);
+         INSERT INTO users (name, photo) VALUES ('old1', '\\x00'), ('old2', NULL), ('old3', '\\xff');",
+    );
+    let url = pg.url("cli_existing");
+    let src = c.source();
+    let src = src.to_str().unwrap();
+    let dir = c.dir.path();
+    let run = |args: &[&str]| common::run(dir, args);
+    let (code, out) = run(&[
+        "migrate",
+        "--into-existing",
+        src,
+        &url,
+        "--state",
+        &state_url,
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("public.users (3 rows) already hold rows"),
+        "{out}"
+    );
+    let replace = [
+        "--into-existing",
+        "--existing-rows",
+        "replace",
+        "--state",
+        &state_url,
+    ];
+    let mut args = vec!["migrate", "--dry-run", src, &url];
+    args.extend(replace);
+    let (code, out) = run(&args);
+    assert_eq!(code, 5, "{out}");
+    assert!(
+        out.contains("replace: 3 row(s) in public.users will be replaced and kept for rollback"),
+        "{out}"
+    );
+    args.remove(1);
+    let (code, out) = run(&args);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("3 row(s) in public.users will be replaced and kept for rollback"),
+        "{out}"
+    );
+    assert_eq!(
+        c.sql(
+            &pg,
+            "SELECT string_agg(id || name, ' ' ORDER BY id) FROM users"
+        ),
+        "1new"
+    );
+    let (code, out) = run(&["migrate", "--rollback", src, &url, "--state", &state_url]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("restored 3 row(s) of \"public\".\"users\""),
+        "{out}"
+    );
+    assert_eq!(
+        c.sql(&pg, "SELECT string_agg(id || name || coalesce(encode(photo, 'hex'), '-'), ' ' ORDER BY id) FROM users"),
+        "1old100 2old2- 3old3ff"
+    );
+    assert_eq!(
+        c.sql(
+            &pg,
+            "SELECT last_value || '/' || is_called FROM users_id_seq"
+        ),
+        "3/true"
+    );
 }
 
 #[test]

@@ -45,7 +45,7 @@ export TBUDDY_SSH_TEST_UNPRIV_USER; TBUDDY_SSH_TEST_UNPRIV_USER=$(field tbuddy_p
 
 echo "== starting nspawn test hosts"
 wait "$base"
-bash tests/hosts/nspawn-up.sh 2 >/dev/null
+bash tests/hosts/nspawn-up.sh 6 >/dev/null
 export TBUDDY_TEST_NSPAWN_INVENTORY="$TBH_STATE/nspawn/inventory.yml"
 
 echo "== cargo test (unit, local, corpus, ssh, systemd hosts)"

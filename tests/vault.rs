@@ -4,13 +4,12 @@
 //! its console output, its `--json` events or the state store.
 
 use std::fs;
-use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 mod common;
-use common::{BIN, run};
+use common::{BIN, run, state_text};
 
 /// The password of the committed fixtures under tests/fixtures/vault.
 const FIXTURE_PASSWORD: &str = "vault-fixture-password";
@@ -566,46 +565,6 @@ fn no_secret_reaches_output_json_or_the_state_store() {
         assert!(!shown.contains(s), "`{s}` in the output:\n{shown}");
         assert!(!state.contains(s), "`{s}` in the state store");
     }
-}
-
-/// Every value of every table, with blobs decompressed too, as one text.
-fn state_text(db: &Path) -> String {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let tables: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let mut out = String::new();
-    for t in tables {
-        let mut stmt = conn.prepare(&format!("SELECT * FROM \"{t}\"")).unwrap();
-        let n = stmt.column_count();
-        let mut rows = stmt.query([]).unwrap();
-        while let Some(row) = rows.next().unwrap() {
-            for i in 0..n {
-                match row.get_ref(i).unwrap() {
-                    rusqlite::types::ValueRef::Text(b) => {
-                        out += &String::from_utf8_lossy(b);
-                    }
-                    rusqlite::types::ValueRef::Blob(b) => {
-                        out += &String::from_utf8_lossy(b);
-                        let mut plain = Vec::new();
-                        if flate2::read::ZlibDecoder::new(b)
-                            .read_to_end(&mut plain)
-                            .is_ok()
-                        {
-                            out += &String::from_utf8_lossy(&plain);
-                        }
-                    }
-                    _ => {}
-                }
-                out.push('\n');
-            }
-        }
-    }
-    out
 }
 
 /// ansible-vault opens what we write, and we open what it writes. Needs

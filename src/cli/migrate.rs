@@ -42,12 +42,19 @@ pub struct MigrateArgs {
     /// An INTEGER column holding 0/1 flags to migrate as boolean. Repeatable.
     #[arg(long = "boolean", value_name = "TABLE.COLUMN", value_parser = migrate::parse_column_ref)]
     pub booleans: Vec<(String, String)>,
-    /// Zone of datetimes written without an offset: UTC or ±HH:MM.
-    #[arg(long, value_name = "UTC|±HH:MM", default_value = "UTC", value_parser = migrate::parse_offset, allow_hyphen_values = true)]
-    pub naive_timezone: i32,
+    /// Zone of datetimes written without an offset: UTC, ±HH:MM, or a zone name from the
+    /// system's zone database (Europe/Berlin; $TZDIR or /usr/share/zoneinfo). With a zone name,
+    /// a local time the clocks skipped or repeated is a finding (--policy applies).
+    #[arg(long, value_name = "UTC|±HH:MM|ZONE", default_value = "UTC", value_parser = migrate::NaiveZone::parse, allow_hyphen_values = true)]
+    pub naive_timezone: migrate::NaiveZone,
     /// Load into tables that already exist (the application's DDL), matching columns by name.
     #[arg(long)]
     pub into_existing: bool,
+    /// With --into-existing, rows the target tables already hold: `refuse` the run, or
+    /// `replace` them, saving them first in the state store so that --rollback restores
+    /// them (with their sequence values).
+    #[arg(long, value_name = "refuse|replace", default_value = "refuse")]
+    pub existing_rows: migrate::ExistingRows,
     /// Run PRAGMA integrity_check (slower) instead of quick_check.
     #[arg(long)]
     pub full_integrity_check: bool,
@@ -127,10 +134,11 @@ pub fn exec(args: MigrateArgs) -> Result<i32, CliError> {
     let opts = Options {
         ident_case: args.identifiers,
         schema: args.schema.clone(),
-        naive_offset_secs: args.naive_timezone,
+        naive_zone: args.naive_timezone.clone(),
         policies: args.policies.clone(),
         bool_columns: args.booleans.clone(),
         existing_schema: args.into_existing,
+        existing_rows: args.existing_rows,
         jobs: args.jobs,
         full_integrity_check: args.full_integrity_check,
     };
@@ -154,16 +162,28 @@ pub fn exec(args: MigrateArgs) -> Result<i32, CliError> {
                 code: FAILED,
             });
         }
-        Action::Migrate { clean_first } if !clean_first.is_empty() => {
-            println!(
-                "an earlier attempt did not finish: {} will be {} first",
-                clean_first.join(", "),
-                if opts.existing_schema {
-                    "emptied"
-                } else {
-                    "dropped"
-                }
-            );
+        Action::Migrate {
+            clean_first,
+            replace,
+        } => {
+            for (t, n) in replace {
+                println!(
+                    "{} row(s) in {}.{t} will be replaced and kept for rollback",
+                    migrate::group(*n),
+                    opts.schema
+                );
+            }
+            if !clean_first.is_empty() {
+                println!(
+                    "an earlier attempt did not finish: {} will be {} first",
+                    clean_first.join(", "),
+                    if opts.existing_schema {
+                        "emptied"
+                    } else {
+                        "dropped"
+                    }
+                );
+            }
         }
         _ => {}
     }

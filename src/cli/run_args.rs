@@ -93,6 +93,12 @@ impl RunArgs {
                 .add_vars_dirs(dir)
                 .map_err(|e| CliError::usage(render_inventory_error(e)))?;
         }
+        let mut seen = std::collections::HashSet::new();
+        for host in inventory.hosts() {
+            for v in inventory.host_vars(&host.name).values() {
+                tbuddy_deploy::vault::register_inline(v, &mut seen);
+            }
+        }
         Ok((playbook, inventory))
     }
 

@@ -4,10 +4,14 @@
 //! Text: `YYYY-MM-DD`, optionally followed by `T` or a space and
 //! `HH:MM[:SS[.fraction]]`, optionally followed (after at most one space) by
 //! `Z` or an offset `±HH:MM`, `±HHMM` or `±HH`. Text without an offset is
-//! read in the configured zone (`naive_offset_secs`, UTC by default). More
+//! read in the configured zone (UTC by default, a fixed offset, or a named
+//! zone; a local time the zone skipped or repeated is refused). More
 //! than six fraction digits are accepted only when the extra ones are zeros.
 //! Integers are unix epoch seconds, or milliseconds from 10^11 on (in
 //! absolute value); anything at or beyond 10^14 is refused.
+
+use super::options::NaiveZone;
+use super::tz::Local;
 
 pub const MICROS_PER_DAY: i64 = 86_400_000_000;
 /// 2000-01-01 in days since 1970-01-01: PostgreSQL's epoch.
@@ -55,8 +59,15 @@ fn digits(b: &[u8]) -> Option<u64> {
     Some(b.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
 }
 
-/// Text datetime → µs since the unix epoch (UTC).
-pub fn parse_text(s: &str, naive_offset_secs: i32) -> Result<i64, String> {
+/// Text datetime → µs since the unix epoch (UTC). A naive local time that
+/// is ambiguous in a named zone is refused.
+pub fn parse_text(s: &str, naive: &NaiveZone) -> Result<i64, String> {
+    parse_text_as(s, naive, false)
+}
+
+/// As [`parse_text`]; with `earlier`, an ambiguous naive local time (clocks
+/// went back over it) is read as the earlier of its two instants.
+pub fn parse_text_as(s: &str, naive: &NaiveZone, earlier: bool) -> Result<i64, String> {
     if s.is_empty() {
         return Err("empty string is not a datetime".into());
     }
@@ -117,7 +128,7 @@ pub fn parse_text(s: &str, naive_offset_secs: i32) -> Result<i64, String> {
     let tail = &rest[i..];
     let tail = tail.strip_prefix(b" ").unwrap_or(tail);
     let offset_secs: i64 = match tail {
-        [] => i64::from(naive_offset_secs),
+        [] => return naive_to_utc(micros, naive, earlier),
         [b'Z'] | [b'z'] => 0,
         [sign @ (b'+' | b'-'), more @ ..] => {
             let (h, m) = match more {
@@ -138,6 +149,45 @@ pub fn parse_text(s: &str, naive_offset_secs: i32) -> Result<i64, String> {
         _ => return Err("unexpected text after the datetime".into()),
     };
     Ok(micros - offset_secs * 1_000_000)
+}
+
+/// Local µs (as if UTC) in the naive zone → µs UTC.
+fn naive_to_utc(local: i64, naive: &NaiveZone, earlier: bool) -> Result<i64, String> {
+    let z = match naive {
+        NaiveZone::Fixed(off) => return Ok(local - i64::from(*off) * 1_000_000),
+        NaiveZone::Named(z) => z,
+    };
+    let at = |off: i32| local - i64::from(off) * 1_000_000;
+    match z.resolve(local.div_euclid(1_000_000)) {
+        Local::Unique(off) => Ok(at(off)),
+        Local::Ambiguous { earlier: e, .. } if earlier => Ok(at(e)),
+        Local::Ambiguous {
+            earlier: e,
+            later: l,
+        } => Err(format!(
+            "ambiguous local time in {}: it happened twice, at UTC{} and at UTC{} (the clocks went back)",
+            z.name,
+            fmt_offset(e),
+            fmt_offset(l)
+        )),
+        Local::Gap { before, after } => Err(format!(
+            "no such local time in {}: the clocks jumped over it from UTC{} to UTC{}",
+            z.name,
+            fmt_offset(before),
+            fmt_offset(after)
+        )),
+    }
+}
+
+/// `+01:00`, `-03:30`, `+00:53:28`.
+pub fn fmt_offset(secs: i32) -> String {
+    let sign = if secs < 0 { '-' } else { '+' };
+    let a = secs.unsigned_abs();
+    let mut s = format!("{sign}{:02}:{:02}", a / 3600, a / 60 % 60);
+    if !a.is_multiple_of(60) {
+        s.push_str(&format!(":{:02}", a % 60));
+    }
+    s
 }
 
 fn two(b: &[u8], i: usize) -> Option<i64> {
@@ -204,8 +254,89 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
 mod tests {
     use super::*;
 
+    const UTC: NaiveZone = NaiveZone::Fixed(0);
+
     fn p(s: &str) -> String {
-        format_utc(parse_text(s, 0).unwrap())
+        format_utc(parse_text(s, &UTC).unwrap())
+    }
+
+    fn named(name: &str) -> NaiveZone {
+        NaiveZone::Named(super::super::tz::Zone::load(name).unwrap())
+    }
+
+    fn in_zone(s: &str, z: &NaiveZone) -> Result<String, String> {
+        parse_text(s, z).map(format_utc)
+    }
+
+    #[test]
+    fn naive_values_in_a_named_zone() {
+        let berlin = named("Europe/Berlin");
+        assert_eq!(
+            in_zone("2024-07-01 12:00:00", &berlin).unwrap(),
+            "2024-07-01 10:00:00+00"
+        );
+        assert_eq!(
+            in_zone("2024-01-15T12:00:00.25", &berlin).unwrap(),
+            "2024-01-15 11:00:00.250000+00"
+        );
+        // Values with an offset ignore the zone.
+        assert_eq!(
+            in_zone("2024-03-31 02:30:00Z", &berlin).unwrap(),
+            "2024-03-31 02:30:00+00"
+        );
+        let gap = in_zone("2024-03-31 02:30:00", &berlin).unwrap_err();
+        assert_eq!(
+            gap,
+            "no such local time in Europe/Berlin: the clocks jumped over it from UTC+01:00 to UTC+02:00"
+        );
+        let amb = in_zone("2024-10-27 02:30:00", &berlin).unwrap_err();
+        assert!(
+            amb.starts_with("ambiguous local time in Europe/Berlin"),
+            "{amb}"
+        );
+        // The earlier reading, on request (the cast policy).
+        let e = parse_text_as("2024-10-27 02:30:00", &berlin, true).unwrap();
+        assert_eq!(format_utc(e), "2024-10-27 00:30:00+00");
+        assert!(parse_text_as("2024-03-31 02:30:00", &berlin, true).is_err());
+        // A date only is midnight local time.
+        assert_eq!(
+            in_zone("2024-07-01", &berlin).unwrap(),
+            "2024-06-30 22:00:00+00"
+        );
+        // Past 2037: the footer rule.
+        assert_eq!(
+            in_zone("2099-08-01 12:00:00", &berlin).unwrap(),
+            "2099-08-01 10:00:00+00"
+        );
+        assert_eq!(
+            in_zone("2099-12-01 12:00:00", &berlin).unwrap(),
+            "2099-12-01 11:00:00+00"
+        );
+
+        let ny = named("America/New_York");
+        assert_eq!(
+            in_zone("2024-07-04 09:30:00", &ny).unwrap(),
+            "2024-07-04 13:30:00+00"
+        );
+        assert_eq!(
+            in_zone("2024-01-04 09:30:00", &ny).unwrap(),
+            "2024-01-04 14:30:00+00"
+        );
+        assert!(in_zone("2024-11-03 01:30:00", &ny).is_err());
+        let k = named("Asia/Kolkata");
+        assert_eq!(
+            in_zone("2024-07-01 12:00:00", &k).unwrap(),
+            "2024-07-01 06:30:00+00"
+        );
+        let lh = named("Australia/Lord_Howe");
+        assert_eq!(
+            in_zone("2024-01-01 12:00:00", &lh).unwrap(),
+            "2024-01-01 01:00:00+00"
+        );
+        assert_eq!(
+            in_zone("2024-07-01 12:00:00", &lh).unwrap(),
+            "2024-07-01 01:30:00+00"
+        );
     }
 
     #[test]
@@ -230,7 +361,7 @@ mod tests {
 
     #[test]
     fn naive_values_in_the_configured_zone() {
-        let us = parse_text("2024-01-02 03:00:00", 3600).unwrap();
+        let us = parse_text("2024-01-02 03:00:00", &NaiveZone::Fixed(3600)).unwrap();
         assert_eq!(format_utc(us), "2024-01-02 02:00:00+00");
     }
 
@@ -247,7 +378,7 @@ mod tests {
             "yesterday",
             "2024-01-02 03:04:05 +99:00",
         ] {
-            assert!(parse_text(bad, 0).is_err(), "{bad:?}");
+            assert!(parse_text(bad, &UTC).is_err(), "{bad:?}");
         }
     }
 

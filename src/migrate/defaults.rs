@@ -4,6 +4,7 @@
 use rusqlite::types::ValueRef;
 
 use super::numeric::Decimal;
+use super::options::NaiveZone;
 use super::sqltext::{self, Tok};
 use super::types::PgType;
 use super::value::{ColumnRule, Value, ValuePolicy};
@@ -12,7 +13,7 @@ const NOW_TEXT: &str = "to_char(CURRENT_TIMESTAMP AT TIME ZONE 'UTC', 'YYYY-MM-D
 const EPOCH_NOW: &str = "floor(extract(epoch FROM CURRENT_TIMESTAMP))::bigint";
 
 /// The PostgreSQL DEFAULT for a column of type `ty`, `None` for no default.
-pub fn translate(expr: &str, ty: PgType, naive_offset_secs: i32) -> Result<Option<String>, String> {
+pub fn translate(expr: &str, ty: PgType, naive: &NaiveZone) -> Result<Option<String>, String> {
     let toks = sqltext::tokenize(expr)?;
     let mut toks: Vec<Tok> = toks.into_iter().filter(|t| *t != Tok::Space).collect();
     while toks.len() >= 2
@@ -95,7 +96,7 @@ pub fn translate(expr: &str, ty: PgType, naive_offset_secs: i32) -> Result<Optio
         ty,
         nullable: true,
         policy: ValuePolicy::Fail,
-        naive_offset_secs,
+        naive,
     };
     let v = rule
         .convert(value)
@@ -149,7 +150,7 @@ mod tests {
     use super::*;
 
     fn t(e: &str, ty: PgType) -> Result<Option<String>, String> {
-        translate(e, ty, 0)
+        translate(e, ty, &NaiveZone::Fixed(0))
     }
 
     #[test]

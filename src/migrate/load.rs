@@ -13,6 +13,8 @@ use tokio_postgres::Client;
 
 use super::checksum::{HEADER, TableSum};
 use super::error::{MigrateError, PgContext};
+use super::keep::{self, Keeper};
+use super::options::NaiveZone;
 use super::preflight::{convert_cell, select_sql, show};
 use super::snapshot::open_read_only;
 use super::sqltext::quote_ident;
@@ -21,11 +23,14 @@ use super::translate::TargetTable;
 const CHUNK: usize = 256 * 1024;
 
 /// How a table is prepared inside the loading transaction.
-pub enum Prepare {
+pub enum Prepare<'a> {
     /// CREATE TABLE (this statement) in the same transaction as the COPY.
     Create(String),
     /// The table exists and is empty: TRUNCATE it (so COPY FREEZE applies).
     Truncate,
+    /// The table exists and its rows are to be replaced: lock it, save its
+    /// rows (unless an earlier attempt did), then TRUNCATE it.
+    Replace { keeper: &'a Keeper<'a>, save: bool },
 }
 
 /// Loads one table; returns what the reader saw (count and digest sums).
@@ -33,9 +38,9 @@ pub async fn load_table(
     client: &mut Client,
     t: &TargetTable,
     schema: &str,
-    prepare: Prepare,
+    prepare: Prepare<'_>,
     snapshot: &Path,
-    naive_offset_secs: i32,
+    naive: &NaiveZone,
     done: Arc<AtomicU64>,
 ) -> Result<TableSum, MigrateError> {
     let tq = format!("{}.{}", quote_ident(schema), quote_ident(&t.name));
@@ -52,6 +57,17 @@ pub async fn load_table(
             .batch_execute(&format!("TRUNCATE {tq}"))
             .await
             .doing(|| format!("truncating {tq}"))?,
+        Prepare::Replace { keeper, save } => {
+            tx.batch_execute(&format!("LOCK TABLE {tq} IN ACCESS EXCLUSIVE MODE"))
+                .await
+                .doing(|| format!("locking {tq}"))?;
+            if *save {
+                keep::save(&tx, schema, &t.name, keeper).await?;
+            }
+            tx.batch_execute(&format!("TRUNCATE {tq}"))
+                .await
+                .doing(|| format!("truncating {tq}"))?
+        }
     }
     let cols: Vec<String> = t.columns.iter().map(|c| quote_ident(&c.name)).collect();
     let copy = format!(
@@ -67,9 +83,9 @@ pub async fn load_table(
     let (send, mut recv) = tokio::sync::mpsc::channel::<Bytes>(4);
     let table = t.clone();
     let path = snapshot.to_path_buf();
-    let reader = tokio::task::spawn_blocking(move || {
-        read_encode(&table, &path, naive_offset_secs, Some(&send), &done)
-    });
+    let naive = naive.clone();
+    let reader =
+        tokio::task::spawn_blocking(move || read_encode(&table, &path, &naive, Some(&send), &done));
     let mut copy_err = None;
     while let Some(chunk) = recv.recv().await {
         if let Err(e) = sink.send(chunk).await {
@@ -104,15 +120,15 @@ pub async fn load_table(
 pub fn source_sum(
     t: &TargetTable,
     snapshot: &Path,
-    naive_offset_secs: i32,
+    naive: &NaiveZone,
 ) -> Result<TableSum, MigrateError> {
-    read_encode(t, snapshot, naive_offset_secs, None, &AtomicU64::new(0))
+    read_encode(t, snapshot, naive, None, &AtomicU64::new(0))
 }
 
 fn read_encode(
     t: &TargetTable,
     snapshot: &Path,
-    naive_offset_secs: i32,
+    naive: &NaiveZone,
     send: Option<&tokio::sync::mpsc::Sender<Bytes>>,
     done: &AtomicU64,
 ) -> Result<TableSum, MigrateError> {
@@ -138,7 +154,7 @@ fn read_encode(
     };
     while let Some(r) = rows.next()? {
         let row_start = buf.len();
-        encode_row(t, r, off, naive_offset_secs, &mut buf)?;
+        encode_row(t, r, off, naive, &mut buf)?;
         sum.add_row(&buf[row_start..]);
         pending += 1;
         if buf.len() >= CHUNK {
@@ -158,13 +174,13 @@ fn encode_row(
     t: &TargetTable,
     r: &rusqlite::Row<'_>,
     off: usize,
-    naive_offset_secs: i32,
+    naive: &NaiveZone,
     buf: &mut Vec<u8>,
 ) -> Result<(), MigrateError> {
     buf.extend_from_slice(&(t.columns.len() as i16).to_be_bytes());
     for (i, c) in t.columns.iter().enumerate() {
         let raw = r.get_ref(i + off)?;
-        let (v, _) = convert_cell(t, i, raw, naive_offset_secs).map_err(|p| {
+        let (v, _) = convert_cell(t, i, raw, naive).map_err(|p| {
             MigrateError::Preflight(format!(
                 "{}.{}: {} ({}) — the snapshot changed after the preflight?",
                 t.source,
@@ -183,7 +199,7 @@ fn encode_row(
 pub fn encode_rows_by_key(
     t: &TargetTable,
     snapshot: &Path,
-    naive_offset_secs: i32,
+    naive: &NaiveZone,
     mut row: impl FnMut(&[u8]) -> bool,
 ) -> Result<(), MigrateError> {
     let conn = open_read_only(snapshot)?;
@@ -204,7 +220,7 @@ pub fn encode_rows_by_key(
     let mut buf = Vec::new();
     while let Some(r) = rows.next()? {
         buf.clear();
-        encode_row(t, r, 0, naive_offset_secs, &mut buf)?;
+        encode_row(t, r, 0, naive, &mut buf)?;
         if !row(&buf) {
             break;
         }

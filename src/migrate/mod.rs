@@ -9,6 +9,7 @@ mod datetime;
 mod defaults;
 mod error;
 mod existing;
+mod keep;
 mod load;
 mod numeric;
 mod options;
@@ -21,16 +22,19 @@ mod sqltext;
 mod target;
 mod translate;
 mod types;
+mod tz;
 mod value;
 mod verify;
 
 pub use error::MigrateError;
-pub use options::{IdentCase, Options, parse_column_ref, parse_offset, parse_policy};
+pub use options::{
+    ExistingRows, IdentCase, NaiveZone, Options, parse_column_ref, parse_offset, parse_policy,
+};
 pub use preflight::{Finding, Report as PreflightReport};
 pub use report::{group, summary_table};
 pub use run::{
     Action, Inspection, Observer, Outcome, Quiet, SourceId, TableSummary, execute, inspect,
-    inspect_snapshot, ledger_key, reverify, rollback,
+    inspect_for_new_database, inspect_snapshot, ledger_key, reverify, rollback, target_ready,
 };
 pub use snapshot::Snapshot;
 pub use target::TargetSpec;

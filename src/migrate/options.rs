@@ -1,7 +1,46 @@
 //! What a migration run may be told: naming, per-column policies, boolean
 //! flags, the zone of naive datetimes, target mode and parallelism.
 
+use std::sync::Arc;
+
+use super::datetime::fmt_offset;
+use super::tz::Zone;
 use super::value::ValuePolicy;
+
+/// The zone datetimes written without an offset are read in.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NaiveZone {
+    /// A fixed offset, seconds east of UTC (0: UTC).
+    Fixed(i32),
+    /// A zone of the system's zone database (`Europe/Berlin`).
+    Named(Arc<Zone>),
+}
+
+impl Default for NaiveZone {
+    fn default() -> Self {
+        NaiveZone::Fixed(0)
+    }
+}
+
+impl NaiveZone {
+    /// `UTC`, `Z`, `±HH:MM`, or a zone name read from `$TZDIR` or
+    /// /usr/share/zoneinfo.
+    pub fn parse(s: &str) -> Result<NaiveZone, String> {
+        if s.eq_ignore_ascii_case("utc") || s == "Z" || s.starts_with(['+', '-']) {
+            return parse_offset(s).map(NaiveZone::Fixed);
+        }
+        Zone::load(s).map(NaiveZone::Named)
+    }
+
+    /// `UTC`, `UTC+03:00` or the zone's name.
+    pub fn describe(&self) -> String {
+        match self {
+            NaiveZone::Fixed(0) => "UTC".into(),
+            NaiveZone::Fixed(o) => format!("UTC{}", fmt_offset(*o)),
+            NaiveZone::Named(z) => z.name.clone(),
+        }
+    }
+}
 
 /// How SQLite identifiers become PostgreSQL ones (always quoted in DDL).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -24,13 +63,43 @@ impl std::str::FromStr for IdentCase {
     }
 }
 
+/// What to do with rows the existing target tables already hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExistingRows {
+    /// Refuse the run, naming the tables and their row counts (the default).
+    #[default]
+    Refuse,
+    /// Save them (for a rollback to restore), then replace them.
+    Replace,
+}
+
+impl ExistingRows {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExistingRows::Refuse => "refuse",
+            ExistingRows::Replace => "replace",
+        }
+    }
+}
+
+impl std::str::FromStr for ExistingRows {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "refuse" => Ok(ExistingRows::Refuse),
+            "replace" => Ok(ExistingRows::Replace),
+            o => Err(format!("unknown existing_rows {o:?} (refuse or replace)")),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Options {
     pub ident_case: IdentCase,
     /// Target schema (created when missing).
     pub schema: String,
-    /// Offset of naive datetimes from UTC, in seconds (0: they are UTC).
-    pub naive_offset_secs: i32,
+    /// The zone of naive datetimes (UTC by default).
+    pub naive_zone: NaiveZone,
     /// `(table, column, policy)`; `*` matches any table or column.
     pub policies: Vec<(String, String, ValuePolicy)>,
     /// INTEGER columns holding 0/1 flags to migrate as boolean: `(table, column)`.
@@ -38,6 +107,8 @@ pub struct Options {
     /// Load into tables that already exist (the application's own DDL),
     /// mapping columns by name, instead of creating them.
     pub existing_schema: bool,
+    /// With `existing_schema`: rows the target tables already hold.
+    pub existing_rows: ExistingRows,
     /// Tables loaded at once.
     pub jobs: usize,
     /// `PRAGMA integrity_check` instead of `quick_check` (which skips the
@@ -51,10 +122,11 @@ impl Default for Options {
         Options {
             ident_case: IdentCase::Lower,
             schema: "public".into(),
-            naive_offset_secs: 0,
+            naive_zone: NaiveZone::default(),
             policies: Vec::new(),
             bool_columns: Vec::new(),
             existing_schema: false,
+            existing_rows: ExistingRows::Refuse,
             jobs: 2,
             full_integrity_check: false,
         }
@@ -113,7 +185,7 @@ pub fn parse_offset(s: &str) -> Result<i32, String> {
     if s.eq_ignore_ascii_case("utc") || s == "Z" {
         return Ok(0);
     }
-    let err = || format!("expected UTC or ±HH:MM, got {s:?} (zone names are not supported)");
+    let err = || format!("expected UTC or ±HH:MM, got {s:?}");
     let (sign, rest) = match s.as_bytes().first() {
         Some(b'+') => (1, &s[1..]),
         Some(b'-') => (-1, &s[1..]),
@@ -146,5 +218,15 @@ mod tests {
         assert_eq!(parse_offset("+03:00").unwrap(), 10800);
         assert_eq!(parse_offset("-01:30").unwrap(), -5400);
         assert!(parse_offset("Europe/Berlin").is_err());
+        assert_eq!(NaiveZone::parse("utc").unwrap(), NaiveZone::Fixed(0));
+        assert_eq!(
+            NaiveZone::parse("-05:00").unwrap(),
+            NaiveZone::Fixed(-18000)
+        );
+        let z = NaiveZone::parse("Europe/Berlin").unwrap();
+        assert_eq!(z.describe(), "Europe/Berlin");
+        assert_eq!(NaiveZone::Fixed(19800).describe(), "UTC+05:30");
+        assert!(NaiveZone::parse("../../etc/passwd").is_err());
+        assert!(NaiveZone::parse("Nowhere/Atlantis").is_err());
     }
 }

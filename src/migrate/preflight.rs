@@ -11,6 +11,7 @@ use rusqlite::Connection;
 use rusqlite::types::ValueRef;
 
 use super::error::MigrateError;
+use super::options::NaiveZone;
 use super::snapshot::open_read_only;
 use super::sqltext::quote_ident;
 use super::translate::{TargetTable, Translation};
@@ -70,7 +71,7 @@ impl Report {
 pub fn run(
     snapshot: &Path,
     tr: &Translation,
-    naive_offset_secs: i32,
+    naive: &NaiveZone,
     jobs: usize,
     full_integrity_check: bool,
 ) -> Result<Report, MigrateError> {
@@ -94,7 +95,7 @@ pub fn run(
                             return Ok(());
                         };
                         let mut part = Report::default();
-                        scan_table(&conn, t, naive_offset_secs, &mut part)?;
+                        scan_table(&conn, t, naive, &mut part)?;
                         parts.lock().expect("preflight parts")[i] = Some(part);
                     }
                 })
@@ -219,19 +220,19 @@ pub fn convert_cell<'a>(
     t: &TargetTable,
     i: usize,
     v: ValueRef<'a>,
-    naive_offset_secs: i32,
+    naive: &NaiveZone,
 ) -> Result<(Value<'a>, Option<&'static str>), value::Problem> {
     let c = &t.columns[i];
     if c.as_text {
         return value::render_as_text(v, c.nullable).map(|x| (x, None));
     }
-    c.rule(naive_offset_secs).convert(v)
+    c.rule(naive).convert(v)
 }
 
 fn scan_table(
     conn: &Connection,
     t: &TargetTable,
-    naive_offset_secs: i32,
+    naive: &NaiveZone,
     rep: &mut Report,
 ) -> Result<(), MigrateError> {
     let mut st = conn.prepare(&select_sql(t))?;
@@ -248,7 +249,7 @@ fn scan_table(
                 let n = std::str::from_utf8(b).map_or(b.len(), |s| s.chars().count());
                 scan.max_chars = scan.max_chars.max(n);
             }
-            match convert_cell(t, i, v, naive_offset_secs) {
+            match convert_cell(t, i, v, naive) {
                 Ok((_, None)) => {}
                 Ok((_, Some(how))) => *scan.changed.entry(how).or_default() += 1,
                 Err(p) => {

@@ -14,7 +14,7 @@ impl Inspection {
         let o = &self.opts;
         let _ = writeln!(
             s,
-            "migration {} -> {} (schema {}, identifiers {}, naive datetimes at UTC{})",
+            "migration {} -> {} (schema {}, identifiers {}, naive datetimes in {})",
             self.source,
             self.target.display,
             o.schema,
@@ -22,7 +22,7 @@ impl Inspection {
                 super::IdentCase::Lower => "lower-cased",
                 super::IdentCase::Preserve => "preserved",
             },
-            offset(o.naive_offset_secs)
+            o.naive_zone.describe()
         );
         match &self.ledger {
             None => s.push_str("ledger: not migrated yet\n"),
@@ -46,19 +46,31 @@ impl Inspection {
             Action::Refuse(why) => {
                 let _ = writeln!(s, "REFUSED: {why}");
             }
-            Action::Migrate { clean_first } if !clean_first.is_empty() => {
-                let verb = if o.existing_schema {
-                    "emptied"
-                } else {
-                    "dropped"
-                };
-                let _ = writeln!(
-                    s,
-                    "start clean: {} left by the earlier attempt will be {verb} first",
-                    clean_first.join(", ")
-                );
+            Action::Migrate {
+                clean_first,
+                replace,
+            } => {
+                if !clean_first.is_empty() {
+                    let verb = if o.existing_schema {
+                        "emptied"
+                    } else {
+                        "dropped"
+                    };
+                    let _ = writeln!(
+                        s,
+                        "start clean: {} left by the earlier attempt will be {verb} first",
+                        clean_first.join(", ")
+                    );
+                }
+                for (t, n) in replace {
+                    let _ = writeln!(
+                        s,
+                        "replace: {} row(s) in {}.{t} will be replaced and kept for rollback",
+                        group(n),
+                        o.schema
+                    );
+                }
             }
-            Action::Migrate { .. } => {}
         }
         s.push_str("\ntables (load order):\n");
         let w = self
@@ -132,15 +144,6 @@ impl Inspection {
         }
         s
     }
-}
-
-fn offset(secs: i32) -> String {
-    if secs == 0 {
-        return String::new();
-    }
-    let sign = if secs < 0 { '-' } else { '+' };
-    let a = secs.unsigned_abs();
-    format!("{sign}{:02}:{:02}", a / 3600, a % 3600 / 60)
 }
 
 fn one_line(sql: &str) -> String {

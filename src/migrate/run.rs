@@ -12,9 +12,10 @@ use serde_json::json;
 use tokio_postgres::Client;
 
 use super::checksum::TableSum;
-use super::error::{MigrateError, PgContext};
+use super::error::{MigrateError, PgContext, describe_pg};
+use super::keep::{self, Keeper};
 use super::load::{self, Prepare};
-use super::options::Options;
+use super::options::{ExistingRows, Options};
 use super::preflight::{self, Report};
 use super::snapshot::Snapshot;
 use super::source::{self, SourceSchema};
@@ -75,6 +76,8 @@ pub struct Inspection {
     pub existing: Vec<String>,
     /// Of those, the ones holding rows.
     pub nonempty: Vec<String>,
+    /// Row counts of the tables holding rows (existing-schema mode).
+    pub row_counts: Vec<(String, u64)>,
     /// Whether the target schema exists.
     pub schema_exists: bool,
     pub ledger: Option<LedgerEntry>,
@@ -148,39 +151,110 @@ pub fn inspect_snapshot(
     opts: &Options,
     store: &dyn StateStore,
 ) -> Result<Inspection, MigrateError> {
+    inspect_against(snapshot, source, target, opts, store, true)
+}
+
+/// [`inspect_snapshot`] for a plan in which the target database does not
+/// exist yet (an earlier step creates it, or installs the server): it is
+/// taken as empty, and only the source is read.
+pub fn inspect_for_new_database(
+    snapshot: Snapshot,
+    source: SourceId,
+    target: &TargetSpec,
+    opts: &Options,
+    store: &dyn StateStore,
+    why: &str,
+) -> Result<Inspection, MigrateError> {
+    if opts.existing_schema {
+        return Err(MigrateError::Refused(format!(
+            "{} does not exist yet, so there are no existing tables to load into",
+            target.display
+        )));
+    }
+    let mut insp = inspect_against(snapshot, source, target, opts, store, false)?;
+    insp.translation.notes.push(format!(
+        "{} cannot be read yet ({why}): planned as a new, empty database, which an earlier \
+         step must create",
+        target.display
+    ));
+    Ok(insp)
+}
+
+/// In a plan: whether the target can be inspected. `Err(why)` (the
+/// server's own words) when the database does not exist yet, or the role
+/// cannot log in yet — both may be made by earlier steps of the same plan;
+/// any other failure (no server, TLS) is an error.
+pub fn target_ready(target: &TargetSpec) -> Result<Result<(), String>, MigrateError> {
+    use tokio_postgres::error::SqlState;
+    let not_yet = [
+        SqlState::INVALID_CATALOG_NAME,
+        SqlState::INVALID_PASSWORD,
+        SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+    ];
+    block_on(async {
+        match target.connect().await {
+            Ok(_) => Ok(Ok(())),
+            Err(MigrateError::PostgresAt { source, .. })
+                if not_yet.iter().any(|c| source.code() == Some(c)) =>
+            {
+                Ok(Err(describe_pg(&source)))
+            }
+            Err(e) => Err(e),
+        }
+    })
+}
+
+fn inspect_against(
+    snapshot: Snapshot,
+    source: SourceId,
+    target: &TargetSpec,
+    opts: &Options,
+    store: &dyn StateStore,
+    live: bool,
+) -> Result<Inspection, MigrateError> {
     let conn = snapshot.open()?;
     let schema = source::read(&conn)?;
     let mut translation = translate::translate(&schema, opts).map_err(MigrateError::Schema)?;
     let key = ledger_key(&source, target, &opts.schema);
     let ledger = store.ledger_get(&key)?;
     let names: Vec<String> = translation.tables.iter().map(|t| t.name.clone()).collect();
-    let (existing, nonempty, schema_exists) = block_on(async {
-        let c = target.connect().await?;
-        let schema_exists: bool = c
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
-                &[&opts.schema],
-            )
-            .await
-            .doing(|| "looking up the target schema".into())?
-            .get(0);
-        let existing = target::existing_tables(&c, &opts.schema, &names).await?;
-        let mut nonempty = Vec::new();
-        for t in &existing {
-            if target::has_rows(&c, &opts.schema, t).await? {
-                nonempty.push(t.clone());
+    let (existing, nonempty, row_counts, schema_exists) = if !live {
+        // A new database has the public schema and nothing else.
+        (Vec::new(), Vec::new(), Vec::new(), opts.schema == "public")
+    } else {
+        block_on(async {
+            let c = target.connect().await?;
+            let schema_exists: bool = c
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+                    &[&opts.schema],
+                )
+                .await
+                .doing(|| "looking up the target schema".into())?
+                .get(0);
+            let existing = target::existing_tables(&c, &opts.schema, &names).await?;
+            let mut nonempty = Vec::new();
+            let mut row_counts = Vec::new();
+            for t in &existing {
+                if target::has_rows(&c, &opts.schema, t).await? {
+                    nonempty.push(t.clone());
+                    if opts.existing_schema {
+                        row_counts
+                            .push((t.clone(), target::count_rows(&c, &opts.schema, t).await?));
+                    }
+                }
             }
-        }
-        if opts.existing_schema {
-            existing::adapt(&c, &mut translation, opts).await?;
-        }
-        Ok::<_, MigrateError>((existing, nonempty, schema_exists))
-    })?;
+            if opts.existing_schema {
+                existing::adapt(&c, &mut translation, opts).await?;
+            }
+            Ok::<_, MigrateError>((existing, nonempty, row_counts, schema_exists))
+        })?
+    };
     drop(conn);
     let preflight = preflight::run(
         snapshot.path(),
         &translation,
-        opts.naive_offset_secs,
+        &opts.naive_zone,
         opts.jobs,
         opts.full_integrity_check,
     )?;
@@ -213,6 +287,7 @@ pub fn inspect_snapshot(
         preflight,
         existing,
         nonempty,
+        row_counts,
         schema_exists,
         ledger,
         key,
@@ -228,6 +303,9 @@ pub enum Action {
     /// these tables left by an earlier attempt.
     Migrate {
         clean_first: Vec<String>,
+        /// Existing tables whose rows (this many) are saved for a rollback
+        /// and replaced (`existing_rows: replace`).
+        replace: Vec<(String, u64)>,
     },
 }
 
@@ -251,17 +329,79 @@ impl Inspection {
             ));
         }
         let schema = &self.opts.schema;
+        let replace_mode = self.opts.existing_rows == ExistingRows::Replace;
+        if replace_mode && !self.opts.existing_schema {
+            return Action::Refuse(
+                "existing_rows: replace applies to loading into existing tables (--into-existing)"
+                    .into(),
+            );
+        }
         if self.opts.existing_schema {
-            let foreign: Vec<&String> =
-                self.nonempty.iter().filter(|t| !ours.contains(t)).collect();
+            let earlier_mode = self
+                .ledger
+                .as_ref()
+                .map(|l| {
+                    l.detail
+                        .get("existing_rows")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("refuse")
+                        .to_string()
+                })
+                .unwrap_or_else(|| self.opts.existing_rows.as_str().to_string());
+            if earlier_mode != self.opts.existing_rows.as_str() {
+                return Action::Refuse(format!(
+                    "an earlier attempt of this migration ran with existing_rows {earlier_mode}; run it again the same way, or roll it back first"
+                ));
+            }
+            let count = |t: &String| {
+                self.row_counts
+                    .iter()
+                    .find(|(n, _)| n == t)
+                    .map_or(0, |(_, c)| *c)
+            };
+            if replace_mode {
+                // Tables whose rows an earlier attempt saved are emptied and
+                // loaded again; the rest are saved first (their rows are the
+                // pre-migration ones: a table is saved before it changes).
+                let saved: Vec<String> = self
+                    .ledger
+                    .as_ref()
+                    .map(|l| keep::recorded(l).into_iter().map(|(t, _)| t).collect())
+                    .unwrap_or_default();
+                let clean_first = self
+                    .nonempty
+                    .iter()
+                    .filter(|t| saved.contains(t))
+                    .cloned()
+                    .collect();
+                let replace = self
+                    .nonempty
+                    .iter()
+                    .filter(|t| !saved.contains(t))
+                    .map(|t| (t.clone(), count(t)))
+                    .collect();
+                return Action::Migrate {
+                    clean_first,
+                    replace,
+                };
+            }
+            let foreign: Vec<String> = self
+                .nonempty
+                .iter()
+                .filter(|t| !ours.contains(t))
+                .map(|t| format!("{schema}.{t} ({} rows)", count(t)))
+                .collect();
             if !foreign.is_empty() {
                 return Action::Refuse(format!(
-                    "target table(s) {} already hold rows; loading into them would need a pre-migration dump to roll back, which is not implemented: empty them first",
-                    join(&foreign, schema)
+                    "target table(s) {} already hold rows; to replace them, keeping them for a rollback to restore, use --existing-rows replace (module: existing_rows: replace), or empty them first",
+                    foreign.join(", ")
                 ));
             }
             let clean: Vec<String> = self.nonempty.clone();
-            return Action::Migrate { clean_first: clean };
+            return Action::Migrate {
+                clean_first: clean,
+                replace: Vec::new(),
+            };
         }
         let foreign: Vec<&String> = self.existing.iter().filter(|t| !ours.contains(t)).collect();
         if !foreign.is_empty() {
@@ -274,7 +414,10 @@ impl Inspection {
             .into_iter()
             .filter(|t| self.existing.contains(t))
             .collect();
-        Action::Migrate { clean_first: clean }
+        Action::Migrate {
+            clean_first: clean,
+            replace: Vec::new(),
+        }
     }
 
     pub fn create_sql(&self) -> Vec<String> {
@@ -333,7 +476,7 @@ pub fn execute(
             ));
         }
         Action::Refuse(why) => return Err(MigrateError::Refused(why)),
-        Action::Migrate { clean_first } => clean_first,
+        Action::Migrate { clean_first, .. } => clean_first,
     };
     let _lock = store.lock(&format!("migrate:{}", insp.key), &holder(&insp.key))?;
     let started = crate::state::now_rfc3339();
@@ -370,10 +513,24 @@ pub fn execute(
         started,
         finished: None,
     };
+    if insp.opts.existing_schema {
+        entry.detail["existing_rows"] = json!(insp.opts.existing_rows.as_str());
+        // Rows an earlier attempt saved stay the pre-migration rows.
+        if let Some(saved) = insp.ledger.as_ref().and_then(|l| l.detail.get("saved")) {
+            entry.detail["saved"] = saved.clone();
+        }
+    }
     // Write-ahead: the ledger names what this run may create before it exists.
     store.ledger_put(&entry)?;
     let t0 = Instant::now();
-    let result = block_on(run_async(insp, &clean_first, obs));
+    let already_saved: Vec<String> = keep::recorded(&entry).into_iter().map(|(t, _)| t).collect();
+    let entry = Mutex::new(entry);
+    let keeper = Keeper {
+        store,
+        entry: &entry,
+    };
+    let result = block_on(run_async(insp, &clean_first, &keeper, &already_saved, obs));
+    let mut entry = entry.into_inner().expect("ledger entry");
     entry.finished = Some(crate::state::now_rfc3339());
     match result {
         Ok((tables, phases)) => {
@@ -404,6 +561,8 @@ type Phases = Vec<(String, Duration)>;
 async fn run_async(
     insp: &Inspection,
     clean_first: &[String],
+    keeper: &Keeper<'_>,
+    already_saved: &[String],
     obs: &dyn Observer,
 ) -> Result<(Vec<TableSummary>, Phases), MigrateError> {
     let opts = &insp.opts;
@@ -475,7 +634,13 @@ async fn run_async(
                     return Ok::<(), MigrateError>(());
                 }
                 let t = &tables[i];
-                let prepare = if opts.existing_schema {
+                let prepare = if opts.existing_schema && opts.existing_rows == ExistingRows::Replace
+                {
+                    Prepare::Replace {
+                        keeper,
+                        save: !already_saved.contains(&t.name),
+                    }
+                } else if opts.existing_schema {
                     Prepare::Truncate
                 } else {
                     Prepare::Create(translate::create_table_sql(t, schema))
@@ -487,7 +652,7 @@ async fn run_async(
                     schema,
                     prepare,
                     snapshot,
-                    opts.naive_offset_secs,
+                    &opts.naive_zone,
                     counters[i].2.clone(),
                 )
                 .await
@@ -590,7 +755,7 @@ async fn run_async(
                     return;
                 };
                 if let Err(e) =
-                    verify::check(c, t, schema, &sums[i].0, snapshot, opts.naive_offset_secs).await
+                    verify::check(c, t, schema, &sums[i].0, snapshot, &opts.naive_zone).await
                 {
                     errors.lock().expect("errors").push(e.to_string());
                 }
@@ -666,6 +831,19 @@ pub fn rollback(
         .get("created_schema")
         .and_then(|v| v.as_bool())
         .unwrap_or(false);
+    let replaced = existing_mode
+        && entry.detail.get("existing_rows").and_then(|v| v.as_str()) == Some("replace");
+    if replaced {
+        // Every table such a run changed was saved before it changed; the
+        // others were not touched.
+        let saved = keep::recorded(&entry);
+        let done = block_on(async {
+            let mut c = target.connect().await?;
+            keep::restore(&mut c, schema, &saved, store).await
+        })?;
+        store.ledger_remove(&key)?;
+        return Ok(done);
+    }
     let done = block_on(async {
         let c = target.connect().await?;
         let mut done = Vec::new();
@@ -722,7 +900,7 @@ pub fn rollback(
 pub fn reverify(insp: &Inspection) -> Result<(), MigrateError> {
     let tables = &insp.translation.tables;
     let snapshot = insp.snapshot.path();
-    let naive = insp.opts.naive_offset_secs;
+    let naive = &insp.opts.naive_zone;
     let sums: Vec<TableSum> = tables
         .iter()
         .map(|t| load::source_sum(t, snapshot, naive))

@@ -178,3 +178,16 @@ pub async fn has_rows(c: &Client, schema: &str, table: &str) -> Result<bool, Mig
         .doing(|| format!("looking into {schema}.{table}"))?;
     Ok(row.get(0))
 }
+
+/// The number of rows of the table.
+pub async fn count_rows(c: &Client, schema: &str, table: &str) -> Result<u64, MigrateError> {
+    let q = super::sqltext::quote_ident;
+    let row = c
+        .query_one(
+            &format!("SELECT count(*) FROM {}.{}", q(schema), q(table)),
+            &[],
+        )
+        .await
+        .doing(|| format!("counting the rows of {schema}.{table}"))?;
+    Ok(row.get::<_, i64>(0).max(0) as u64)
+}

@@ -4,7 +4,7 @@
 //! puts parents before children.
 
 use super::defaults;
-use super::options::Options;
+use super::options::{NaiveZone, Options};
 use super::source::{SourceSchema, SourceTable};
 use super::sqltext::{self, Tok, quote_ident};
 use super::types::{PgType, map_declared};
@@ -26,12 +26,12 @@ pub struct TargetColumn {
 }
 
 impl TargetColumn {
-    pub fn rule(&self, naive_offset_secs: i32) -> ColumnRule {
+    pub fn rule<'z>(&self, naive: &'z NaiveZone) -> ColumnRule<'z> {
         ColumnRule {
             ty: self.ty,
             nullable: self.nullable,
             policy: self.policy,
-            naive_offset_secs,
+            naive,
         }
     }
 }
@@ -144,7 +144,7 @@ fn table(
         let nullable = !(c.notnull || c.pk > 0);
         let default = match &c.default {
             None => None,
-            Some(d) => match defaults::translate(d, ty, opts.naive_offset_secs) {
+            Some(d) => match defaults::translate(d, ty, &opts.naive_zone) {
                 Ok(v) => v,
                 Err(e) => {
                     errors.push(format!("{}.{}: {e}", t.name, c.name));

@@ -8,6 +8,7 @@ use rusqlite::types::ValueRef;
 
 use super::datetime;
 use super::numeric::Decimal;
+use super::options::NaiveZone;
 use super::types::PgType;
 
 /// What to do with a value that does not convert as is.
@@ -43,11 +44,11 @@ impl std::str::FromStr for ValuePolicy {
 
 /// How one column's values are converted.
 #[derive(Debug, Clone, Copy)]
-pub struct ColumnRule {
+pub struct ColumnRule<'z> {
     pub ty: PgType,
     pub nullable: bool,
     pub policy: ValuePolicy,
-    pub naive_offset_secs: i32,
+    pub naive: &'z NaiveZone,
 }
 
 /// A converted value.
@@ -74,7 +75,7 @@ fn problem<T>(msg: impl Into<String>) -> Result<T, Problem> {
     Err(Problem(msg.into()))
 }
 
-impl ColumnRule {
+impl ColumnRule<'_> {
     /// Converts under the column's policy; `Ok` values may have been changed
     /// by a policy (the second element says how, for the report).
     pub fn convert<'a>(
@@ -148,7 +149,7 @@ impl ColumnRule {
             (PgType::Bool, _) => problem("not 0/1 in a boolean column"),
             (PgType::Timestamptz | PgType::Timestamp, V::Text(t)) => {
                 let s = std::str::from_utf8(t).map_err(|_| Problem("invalid UTF-8".into()))?;
-                datetime::parse_text(s, self.naive_offset_secs)
+                datetime::parse_text(s, self.naive)
                     .map(Value::Micros)
                     .map_err(Problem)
             }
@@ -213,6 +214,12 @@ impl ColumnRule {
             (PgType::Bool, V::Real(f)) if f == 0.0 || f == 1.0 => Some(Value::Bool(f == 1.0)),
             (PgType::Timestamptz | PgType::Timestamp, V::Real(f)) => {
                 datetime::from_epoch_real(f).ok().map(Value::Micros)
+            }
+            // An ambiguous naive local time: the earlier of its two instants.
+            (PgType::Timestamptz | PgType::Timestamp, V::Text(b)) => {
+                datetime::parse_text_as(text(b)?, self.naive, true)
+                    .ok()
+                    .map(Value::Micros)
             }
             (t, V::Blob(b)) if t.is_text() => {
                 let s = text(b)?;
@@ -327,12 +334,14 @@ impl Value<'_> {
 mod tests {
     use super::*;
 
-    fn rule(ty: PgType, policy: ValuePolicy) -> ColumnRule {
+    const UTC: NaiveZone = NaiveZone::Fixed(0);
+
+    fn rule(ty: PgType, policy: ValuePolicy) -> ColumnRule<'static> {
         ColumnRule {
             ty,
             nullable: true,
             policy,
-            naive_offset_secs: 0,
+            naive: &UTC,
         }
     }
 

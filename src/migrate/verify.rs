@@ -12,6 +12,7 @@ use tokio_postgres::Client;
 use super::checksum::{self, RowSplitter, TableSum};
 use super::error::{MigrateError, PgContext};
 use super::load;
+use super::options::NaiveZone;
 use super::sqltext::quote_ident;
 use super::translate::TargetTable;
 
@@ -75,7 +76,7 @@ pub async fn check(
     schema: &str,
     source: &TableSum,
     snapshot: &Path,
-    naive_offset_secs: i32,
+    naive: &NaiveZone,
 ) -> Result<(), MigrateError> {
     let target = target_sum(c, t, schema).await?;
     if target == *source {
@@ -88,7 +89,7 @@ pub async fn check(
     if target.rows == source.rows {
         msg.push_str(", contents differ");
     }
-    match first_difference(c, t, schema, snapshot, naive_offset_secs).await {
+    match first_difference(c, t, schema, snapshot, naive).await {
         Ok(Some(d)) => msg.push_str(&format!("; first differing row: {d}")),
         Ok(None) => {}
         Err(e) => msg.push_str(&format!("; could not locate the row: {e}")),
@@ -116,7 +117,7 @@ async fn first_difference(
     t: &TargetTable,
     schema: &str,
     snapshot: &Path,
-    naive_offset_secs: i32,
+    naive: &NaiveZone,
 ) -> Result<Option<String>, MigrateError> {
     let keys: Vec<usize> =
         t.pk.iter()
@@ -132,8 +133,9 @@ async fn first_difference(
     let table = t.clone();
     let path = snapshot.to_path_buf();
     let keys2 = keys.clone();
+    let naive = naive.clone();
     let reader = tokio::task::spawn_blocking(move || {
-        load::encode_rows_by_key(&table, &path, naive_offset_secs, |row| {
+        load::encode_rows_by_key(&table, &path, &naive, |row| {
             let item = (key_of(&table, &keys2, row), checksum::row_md5(row));
             send.blocking_send(item).is_ok()
         })

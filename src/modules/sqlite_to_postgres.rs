@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::postgresql::session::{Login, direct_options};
+use super::postgresql::session::{Login, direct_options, server_install_planned};
 use super::spec::{ArgKind::*, CheckSupport, ModuleSpec, arg, required};
 use super::{
     Action, Args, Change, ModResult, Module, ModuleCx, ModuleError, Returns, Target, Undo, argx,
@@ -109,13 +109,19 @@ pub static SQLITE_TO_POSTGRES: ModuleSpec = ModuleSpec {
         arg(
             "naive_timezone",
             Str,
-            "Zone of datetimes without an offset: UTC (default) or ±HH:MM.",
+            "Zone of datetimes without an offset: UTC (default), ±HH:MM, or a zone name (Europe/Berlin) from the system zone database; skipped or repeated local times are findings.",
         ),
         arg(
             "into_existing",
             Bool,
             "Load into existing tables, matching columns by name.",
         ),
+        arg(
+            "existing_rows",
+            Str,
+            "With into_existing, rows the tables already hold: refuse (default) the run, or replace them, saving them in the state store for state: absent to restore.",
+        )
+        .choices(&["refuse", "replace"]),
         arg("jobs", Int, "Tables loaded at the same time (default 2)."),
         arg(
             "state",
@@ -275,13 +281,16 @@ impl Module for SqliteToPostgres {
                 .parse()
                 .map_err(ModuleError::new)?,
             existing_schema: argx::boolean(args, "into_existing", false)?,
+            existing_rows: argx::choice(args, "existing_rows", &["refuse", "replace"], "refuse")?
+                .parse()
+                .map_err(ModuleError::new)?,
             ..Options::default()
         };
         if let Some(j) = argx::number(args, "jobs")? {
             opts.jobs = (j as usize).max(1);
         }
         if let Some(tz) = argx::string(args, "naive_timezone")? {
-            opts.naive_offset_secs = migrate::parse_offset(&tz).map_err(ModuleError::new)?;
+            opts.naive_zone = migrate::NaiveZone::parse(&tz).map_err(ModuleError::new)?;
         }
         if let Some(Value::Object(m)) = args.get("policies") {
             for (k, v) in m {
@@ -608,14 +617,42 @@ impl Action for Job {
             Some(h) => Some(fetch_snapshot(t, h, &self.src)?),
             None => None,
         };
+        let snapshot = match snapshot {
+            Some(snap) => snap,
+            None => Snapshot::take(Path::new(&self.src)).map_err(err)?,
+        };
         let opts = self.opts.clone();
-        let src = PathBuf::from(&self.src);
-        let insp = self.with_server(t, |r| match snapshot {
-            Some(snap) => {
-                migrate::inspect_snapshot(snap, r.source.clone(), &r.target, &opts, &*store)
+        let planning = t.planned.is_some();
+        // In a plan, the server or the database may come from an earlier step:
+        // the migration is then planned into an empty database.
+        let inspect = |r: &Resolved, not_yet: Option<String>| match not_yet {
+            Some(why) => migrate::inspect_for_new_database(
+                snapshot,
+                r.source.clone(),
+                &r.target,
+                &opts,
+                &*store,
+                &why,
+            ),
+            None => {
+                migrate::inspect_snapshot(snapshot, r.source.clone(), &r.target, &opts, &*store)
             }
-            None => migrate::inspect(&src, &r.target, &opts, &*store),
-        })?;
+        };
+        let insp = if planning
+            && self.resolved.as_ref().is_some_and(|r| r.forward.is_some())
+            && server_install_planned(t.planned)
+        {
+            let r = self.resolved.as_ref().expect("just set");
+            inspect(r, Some("an earlier step installs the server".into())).map_err(err)?
+        } else {
+            self.with_server(t, |r| {
+                let not_yet = match planning {
+                    true => migrate::target_ready(&r.target)?.err(),
+                    false => None,
+                };
+                inspect(r, not_yet)
+            })?
+        };
         self.inspection = Some(insp);
         Ok(())
     }

@@ -498,6 +498,15 @@ fn inverse_action(
 ) -> Result<Box<dyn crate::modules::Action>, String> {
     let m = crate::modules::registry::get(module)
         .ok_or_else(|| format!("the undo names module {module}, which this version lacks"))?;
+    if let Some((key, _)) = args
+        .iter()
+        .find(|(_, v)| crate::state::redact::is_sealed_arg(v))
+    {
+        return Err(format!(
+            "the undo's argument {key} is sealed with the run's vault password: give it \
+             (--vault-password-file, --vault-id or --ask-vault-pass)"
+        ));
+    }
     let cx = crate::modules::ModuleCx {
         eval: &NoTemplates,
         search_dirs: Vec::new(),

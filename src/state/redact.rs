@@ -29,6 +29,73 @@ fn scrub_undo(undo: &mut serde_json::Value) {
     }
 }
 
+/// The key of a sealed argument value: `{"$sealed": "<vault text>"}`.
+const SEALED_ARG: &str = "$sealed";
+
+/// Seals the secret values among an undo record's arguments (the inverse
+/// task of a migration needs its login password), as blobs are sealed: with
+/// the run's vault password, or kept as they are without one.
+fn seal_undo_args(undo: &mut serde_json::Value) -> Result<(), StateError> {
+    let keyring = crate::vault::keyring();
+    if keyring.is_empty() {
+        return Ok(());
+    }
+    let Some(args) = undo
+        .get_mut("action")
+        .and_then(|a| a.get_mut("args"))
+        .and_then(|a| a.as_object_mut())
+    else {
+        return Ok(());
+    };
+    for v in args.values_mut() {
+        if let serde_json::Value::String(text) = v
+            && crate::vault::taint::contains(text)
+        {
+            let sealed = keyring
+                .encrypt(text.as_bytes(), None)
+                .map_err(|e| StateError::Sealed(e.to_string()))?;
+            *v = serde_json::json!({ SEALED_ARG: sealed });
+        }
+    }
+    Ok(())
+}
+
+/// Opens the sealed arguments of an undo record with the run's vault passwords.
+fn unseal_undo_args(entry: &mut UndoEntry) {
+    let Some(args) = entry
+        .undo
+        .get_mut("action")
+        .and_then(|a| a.get_mut("args"))
+        .and_then(|a| a.as_object_mut())
+    else {
+        return;
+    };
+    for (key, v) in args.iter_mut() {
+        let Some(text) = v.get(SEALED_ARG).and_then(|t| t.as_str()) else {
+            continue;
+        };
+        // Without the right vault password it stays sealed: reading the
+        // journal still works, and a rollback that needs it says so.
+        let Ok(plain) = crate::vault::keyring().decrypt(
+            text,
+            &format!("argument {key} of journal entry {}", entry.id),
+        ) else {
+            continue;
+        };
+        let Ok(plain) = String::from_utf8(plain) else {
+            continue;
+        };
+        // Secret again in this run: kept out of what it prints and stores.
+        crate::vault::taint::register(&plain);
+        *v = serde_json::Value::String(plain);
+    }
+}
+
+/// Whether an undo argument is still sealed (no vault password opened it).
+pub fn is_sealed_arg(v: &serde_json::Value) -> bool {
+    v.get(SEALED_ARG).is_some()
+}
+
 /// What a sealed blob starts with, followed by vault text.
 pub const SEALED: &[u8] = b"$TBUDDY_SEALED;1\n";
 
@@ -80,6 +147,7 @@ impl StateStore for Redacting {
         scrub_string(&mut entry.task);
         scrub_string(&mut entry.summary);
         scrub_undo(&mut entry.undo);
+        seal_undo_args(&mut entry.undo)?;
         self.0.journal_undo(&entry)
     }
     fn finish_undo(
@@ -92,6 +160,7 @@ impl StateStore for Redacting {
             Some((undo, blobs)) => {
                 let mut undo = undo.clone();
                 scrub_undo(&mut undo);
+                seal_undo_args(&mut undo)?;
                 self.0.finish_undo(id, done, Some((&undo, blobs)))
             }
             None => self.0.finish_undo(id, done, None),
@@ -114,7 +183,9 @@ impl StateStore for Redacting {
         self.0.runs(limit)
     }
     fn run(&self, run: RunId) -> Result<RunDetail, StateError> {
-        self.0.run(run)
+        let mut detail = self.0.run(run)?;
+        detail.undo.iter_mut().for_each(unseal_undo_args);
+        Ok(detail)
     }
     fn last_run(
         &self,
@@ -124,7 +195,9 @@ impl StateStore for Redacting {
         self.0.last_run(inventory, kind_apply_only)
     }
     fn undo_entries(&self, run: RunId) -> Result<Vec<UndoEntry>, StateError> {
-        self.0.undo_entries(run)
+        let mut entries = self.0.undo_entries(run)?;
+        entries.iter_mut().for_each(unseal_undo_args);
+        Ok(entries)
     }
     fn rollbacks_of(&self, run: RunId) -> Result<Vec<RunId>, StateError> {
         self.0.rollbacks_of(run)

@@ -40,6 +40,28 @@ pub fn open_inline(text: &str, pos: &str) -> Result<String, VaultError> {
     Ok(s)
 }
 
+/// Decrypts every inline `!vault` value inside `v` (each text once, as
+/// `seen` records), so that the run knows them as secrets even where no
+/// task uses them: a file that shows one, read or replaced by this run, is
+/// then sealed or scrubbed like any other. Values that do not open are left
+/// for the task that uses them to report.
+pub fn register_inline(v: &Value, seen: &mut std::collections::HashSet<String>) {
+    if keyring().is_empty() {
+        return;
+    }
+    if let Some((text, pos)) = inline(v) {
+        if seen.insert(text.to_string()) {
+            let _ = open_inline(text, pos);
+        }
+        return;
+    }
+    match v {
+        Value::Array(items) => items.iter().for_each(|i| register_inline(i, seen)),
+        Value::Object(m) => m.values().for_each(|i| register_inline(i, seen)),
+        _ => {}
+    }
+}
+
 /// `v` with every inline `!vault` value inside it decrypted.
 pub fn reveal(v: &Value) -> Result<Cow<'_, Value>, VaultError> {
     if let Some((text, pos)) = inline(v) {

@@ -34,3 +34,44 @@ pub fn recap_hosts(text: &str) -> serde_json::Value {
         .unwrap_or_else(|| panic!("no recap in:\n{text}"));
     serde_json::from_str::<serde_json::Value>(line).unwrap()["hosts"].clone()
 }
+
+/// Every value of every table, with blobs decompressed too, as one text.
+pub fn state_text(db: &Path) -> String {
+    use std::io::Read;
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut out = String::new();
+    for t in tables {
+        let mut stmt = conn.prepare(&format!("SELECT * FROM \"{t}\"")).unwrap();
+        let n = stmt.column_count();
+        let mut rows = stmt.query([]).unwrap();
+        while let Some(row) = rows.next().unwrap() {
+            for i in 0..n {
+                match row.get_ref(i).unwrap() {
+                    rusqlite::types::ValueRef::Text(b) => {
+                        out += &String::from_utf8_lossy(b);
+                    }
+                    rusqlite::types::ValueRef::Blob(b) => {
+                        out += &String::from_utf8_lossy(b);
+                        let mut plain = Vec::new();
+                        if flate2::read::ZlibDecoder::new(b)
+                            .read_to_end(&mut plain)
+                            .is_ok()
+                        {
+                            out += &String::from_utf8_lossy(&plain);
+                        }
+                    }
+                    _ => {}
+                }
+                out.push('\n');
+            }
+        }
+    }
+    out
+}

@@ -92,6 +92,13 @@ impl Login {
 /// The unit a planned install of the `postgresql` package leaves (apt's plan).
 const PLANNED_SERVER_UNIT: &str = "/lib/systemd/system/postgresql.service";
 
+/// Whether, in a plan, an earlier step installs the PostgreSQL server on the host.
+pub fn server_install_planned(planned: Option<&crate::modules::target::Planned>) -> bool {
+    planned
+        .and_then(|p| p.get(PLANNED_SERVER_UNIT))
+        .is_some_and(|st| st.exists())
+}
+
 pub struct Session<'s, 't, 'a> {
     t: &'s mut Target<'a>,
     login: &'t Login,
@@ -172,12 +179,7 @@ impl<'s, 't, 'a> Session<'s, 't, 'a> {
     /// host: the server it brings up is empty, so every read finds nothing
     /// (and the host, which has no `postgres` user yet, is not asked).
     pub fn server_planned(&mut self) -> bool {
-        self.t.conn.postgres().is_none()
-            && self
-                .t
-                .planned
-                .and_then(|p| p.get(PLANNED_SERVER_UNIT))
-                .is_some_and(|st| st.exists())
+        self.t.conn.postgres().is_none() && server_install_planned(self.t.planned)
     }
 
     /// The first column of the first row, as text.
