@@ -3,8 +3,8 @@
 //!
 //! * `playbooks/tbuddy/`: a stand-in tbuddy bot on SQLite moves to
 //!   PostgreSQL on its host (plan, apply, a second apply with no change),
-//!   goes back with `rollback.yml`, moves again, and goes back once more
-//!   with `rollback --last`.
+//!   goes back with `rollback --last` (everything the apply did is undone),
+//!   moves again, and goes back once more with `rollback.yml`.
 //! * `playbooks/booking/fleet.yml`: three clients' databases on a
 //!   PostgreSQL cluster of this machine acting as the managed server, three
 //!   app hosts rolled over in serial batches; a health failure in batch 2
@@ -241,7 +241,7 @@ fn tbuddy_moves_to_postgresql_and_back() {
     assert_eq!(p.health(host)["backend"], "sqlite");
 
     // The plan names every step and changes nothing.
-    let before = p.sh(host, "dpkg -l | sort; ls /etc/tbuddy /var/backups 2>&1");
+    let before = p.sh(host, "dpkg -l | sort; ls /etc/tbuddy /var/lib/tbuddy 2>&1");
     let (code, plan) = p.tbuddy(
         "plan",
         "playbooks/tbuddy/site.yml",
@@ -254,16 +254,15 @@ fn tbuddy_moves_to_postgresql_and_back() {
         "PASSWORD <redacted>",
         "CREATE DATABASE \"tbuddy_db\" OWNER \"tbuddy_user\"",
         "create /etc/postgresql/15/main/pg_hba.conf",
-        "create directory /var/backups/tbuddy",
-        "run: sqlite3 /var/lib/tbuddy/chat_settings.db \".backup",
         "migrate 1 tables (300 rows)",
+        "keeping a copy of the source next to it",
         "create /etc/tbuddy/env (0600)",
         "restart service tbuddy",
     ] {
         assert!(plan.contains(step), "the plan lacks `{step}`:\n{plan}");
     }
     assert_eq!(
-        p.sh(host, "dpkg -l | sort; ls /etc/tbuddy /var/backups 2>&1"),
+        p.sh(host, "dpkg -l | sort; ls /etc/tbuddy /var/lib/tbuddy 2>&1"),
         before,
         "the plan changed the host"
     );
@@ -296,13 +295,8 @@ fn tbuddy_moves_to_postgresql_and_back() {
         )),
         "{env}"
     );
-    assert_eq!(
-        p.sh(
-            host,
-            "ls /var/backups/tbuddy | grep -c '^chat_settings-.*Z.db$'"
-        ),
-        "1\n"
-    );
+    let backups = "ls /var/lib/tbuddy | grep -c '^chat_settings[.]db[.].*@.*~$'";
+    assert_eq!(p.sh(host, backups), "1\n");
 
     // Converged: a second apply changes nothing, and the plan agrees.
     let (code, text) = p.tbuddy("apply", "playbooks/tbuddy/site.yml", &[]);
@@ -315,23 +309,8 @@ fn tbuddy_moves_to_postgresql_and_back() {
     );
     assert_eq!(code, 0, "{text}");
 
-    // rollback.yml: back on SQLite, the PostgreSQL data kept.
-    let (code, text) = p.tbuddy("apply", "playbooks/tbuddy/rollback.yml", &[]);
-    assert_eq!(code, 0, "{text}");
-    assert_eq!(p.health(host)["backend"], "sqlite");
-    assert!(!has_database_url(&p.sh(host, "cat /etc/tbuddy/env")));
-    assert_eq!(
-        p.sh(
-            host,
-            "runuser -u postgres -- psql -X -A -t -d tbuddy_db -c 'SELECT count(*) FROM ChatSettings'"
-        ),
-        "300\n"
-    );
-
-    // Move again, then `rollback --last` undoes that apply: SQLite again.
-    let (code, text) = p.tbuddy("apply", "playbooks/tbuddy/site.yml", &[]);
-    assert_eq!(code, 0, "{text}");
-    assert_eq!(p.health(host)["backend"], "postgresql");
+    // `rollback --last` undoes the first apply (the second changed nothing):
+    // the bot is back on SQLite, PostgreSQL is gone, the backup stays.
     let (code, text) = p.run(&[
         "rollback",
         "--last",
@@ -346,9 +325,34 @@ fn tbuddy_moves_to_postgresql_and_back() {
         text.contains("restart service tbuddy again (after the restores)"),
         "{text}"
     );
-    let env = p.sh(host, "cat /etc/tbuddy/env");
-    assert!(!has_database_url(&env), "{env}\n{text}");
     assert_eq!(p.health(host)["backend"], "sqlite");
+    assert_eq!(
+        p.sh(host, "test -e /etc/tbuddy/env || echo gone"),
+        "gone\n",
+        "{text}"
+    );
+    let pg = p.sh(
+        host,
+        "dpkg-query -W -f='${db:Status-Status}' postgresql-15 2>&1",
+    );
+    assert!(!pg.starts_with("installed"), "postgresql-15 {pg}\n{text}");
+    assert_eq!(p.sh(host, backups), "1\n");
+
+    // Move again, then rollback.yml: back on SQLite, the PostgreSQL data kept.
+    let (code, text) = p.tbuddy("apply", "playbooks/tbuddy/site.yml", &[]);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(p.health(host)["backend"], "postgresql");
+    let (code, text) = p.tbuddy("apply", "playbooks/tbuddy/rollback.yml", &[]);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(p.health(host)["backend"], "sqlite");
+    assert!(!has_database_url(&p.sh(host, "cat /etc/tbuddy/env")));
+    assert_eq!(
+        p.sh(
+            host,
+            "runuser -u postgres -- psql -X -A -t -d tbuddy_db -c 'SELECT count(*) FROM ChatSettings'"
+        ),
+        "300\n"
+    );
 
     p.assert_no_secret(&[VAULT_PASSWORD.into(), db_password.into()]);
 }

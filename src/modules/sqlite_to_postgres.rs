@@ -124,6 +124,13 @@ pub static SQLITE_TO_POSTGRES: ModuleSpec = ModuleSpec {
         .choices(&["refuse", "replace"]),
         arg("jobs", Int, "Tables loaded at the same time (default 2)."),
         arg(
+            "backup",
+            Bool,
+            "Before loading, keep a consistent copy of the source next to it \
+             (SRC.PID.YYYY-MM-DD@HH:MM:SS~, mode 0600), returned as backup_file; a rollback \
+             keeps it. Not on `postgres` hosts.",
+        ),
+        arg(
             "state",
             Str,
             "present migrates; absent rolls a recorded migration back.",
@@ -247,6 +254,7 @@ struct Job {
     db: String,
     opts: Options,
     present: bool,
+    backup: bool,
     args: Args,
     resolved: Option<Resolved>,
     inspection: Option<Inspection>,
@@ -313,6 +321,7 @@ impl Module for SqliteToPostgres {
             db,
             opts,
             present,
+            backup: argx::boolean(args, "backup", false)?,
             args: args.clone(),
             resolved: None,
             inspection: None,
@@ -512,6 +521,34 @@ printf '%s %s %s\n' "$tool" "$(wc -c < "$f")" "$d""#,
     )
 }
 
+/// Takes a consistent copy of `src` on the task's host and keeps it next to
+/// `src` under a timestamped name (as Ansible names backups), private to
+/// its owner. Returns the name.
+fn keep_backup(t: &mut Target<'_>, src: &str) -> ModResult<String> {
+    if matches!(place(t), Place::PgHost) {
+        return Err(ModuleError::new(
+            "backup: the source of a `postgres` host's task is on the controller; copy it \
+             there yourself",
+        ));
+    }
+    let out = t.run_ok(&snapshot_script(src), None)?;
+    let (_, _, dir) = parse_snapshot_line(&out.stdout_str()).ok_or_else(|| {
+        ModuleError::new(format!(
+            "backup of {src}: unexpected output: {}",
+            out.stdout_str().trim()
+        ))
+    })?;
+    let (p, d) = (sh_quote(src), sh_quote(&dir));
+    let out = t.run_ok(
+        &format!(
+            r#"b={p}.$$.$(date +%Y-%m-%d@%H:%M:%S)~
+mv -- {d}/snapshot.sqlite "$b" && chmod 0600 "$b"; rc=$?; rm -rf -- {d}; [ $rc = 0 ] && printf %s "$b""#
+        ),
+        None,
+    )?;
+    Ok(out.stdout_str())
+}
+
 /// What `snapshot_script` printed: the tool, the size and the host's temporary directory.
 fn parse_snapshot_line(out: &str) -> Option<(String, u64, String)> {
     let line = out.lines().rev().find(|l| !l.trim().is_empty())?;
@@ -683,11 +720,16 @@ impl Action for Job {
                 inverse.insert("state".into(), Value::from("absent"));
                 Ok(Some(Change {
                     summary: format!(
-                        "migrate {} tables ({} rows) from {} into {}",
+                        "migrate {} tables ({} rows) from {} into {}{}",
                         insp.translation.tables.len(),
                         migrate::group(rows.max(0) as u64),
                         r.source,
-                        r.target.display
+                        r.target.display,
+                        if self.backup {
+                            ", keeping a copy of the source next to it"
+                        } else {
+                            ""
+                        }
                     ),
                     diff: Some(super::TextDiff {
                         path: r.target.display.clone(),
@@ -717,6 +759,10 @@ impl Action for Job {
             return Ok(());
         }
         let insp = self.inspection.as_ref().expect("observed");
+        if self.backup && !matches!(insp.action(), migrate::Action::NoOp) {
+            let file = keep_backup(t, &self.src)?;
+            self.outcome.insert("backup_file".into(), Value::from(file));
+        }
         let outcome = self.with_server(t, |_| migrate::execute(insp, &*store, &Quiet))?;
         match outcome {
             Outcome::AlreadyDone(_) => {}
@@ -850,6 +896,42 @@ mod tests {
 
     /// The snapshot and fetch, run through the local connection with each tool: the copy
     /// holds the data, and nothing stays in the host's temporary directory.
+    #[test]
+    fn a_backup_is_a_private_consistent_copy_next_to_the_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).unwrap();
+        let src = dir.path().join("bot.db");
+        let c = rusqlite::Connection::open(&src).unwrap();
+        c.execute_batch(
+            "PRAGMA journal_mode = WAL; CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('a');",
+        )
+        .unwrap();
+        let mut conn = LocalConnection;
+        let mut t = Target::local_for_tests(&mut conn);
+        t.env = vec![("TMPDIR".into(), tmp.display().to_string())];
+        let b = keep_backup(&mut t, src.to_str().unwrap()).unwrap();
+        let name = Path::new(&b)
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(name.starts_with("bot.db.") && name.ends_with('~'), "{name}");
+        assert!(name.contains('@'), "{name}");
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(&b).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        // The WAL's row is in the copy: it is a backup, not a file copy.
+        let n: i64 = rusqlite::Connection::open(&b)
+            .unwrap()
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(snapshots_left(&tmp), Vec::<String>::new());
+        drop(c);
+    }
+
     #[test]
     fn snapshot_with_sqlite3_then_python3_else_a_clear_failure() {
         let dir = tempfile::tempdir().unwrap();

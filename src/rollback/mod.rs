@@ -430,11 +430,34 @@ fn replays_last(steps: Vec<Step>) -> Vec<Step> {
     let needed = rest.iter().any(|s| s.op.acts());
     // A service the rollback itself starts or stops loads the restored
     // configuration then, or is meant to stay down: no replay for it.
+    // So is a service whose package the rollback removes (named like the
+    // package, as apt's plan assumes): it is gone by the time replays run.
     let handled: Vec<serde_json::Value> = rest
         .iter()
-        .filter_map(|s| match &s.op {
-            StepOp::Invoke { module, args, .. } if module == "service" => args.get("name").cloned(),
-            _ => None,
+        .flat_map(|s| match &s.op {
+            StepOp::Invoke { module, args, .. } if module == "service" => {
+                args.get("name").cloned().into_iter().collect()
+            }
+            StepOp::Invoke { module, args, .. } if module == "apt" => {
+                // Removed: all names of a `state: absent` task, or the `NAME-`
+                // words of apt's own undo.
+                let absent = args.get("state").is_some_and(|v| v == "absent");
+                let names: Vec<&serde_json::Value> = match args.get("name") {
+                    Some(serde_json::Value::Array(names)) => names.iter().collect(),
+                    Some(name) => vec![name],
+                    None => Vec::new(),
+                };
+                names
+                    .into_iter()
+                    .filter_map(|n| n.as_str())
+                    .filter_map(|n| match n.strip_suffix('-') {
+                        Some(pkg) => Some(pkg.to_string()),
+                        None => absent.then(|| n.to_string()),
+                    })
+                    .map(serde_json::Value::from)
+                    .collect()
+            }
+            _ => Vec::new(),
         })
         .collect();
     let mut seen = Vec::new();
@@ -896,5 +919,26 @@ mod tests {
         };
         let out = replays_last(vec![step(replay("app")), step(stop), step(restore("/x"))]);
         assert_eq!(out.len(), 2, "the stop decides, no restart after it");
+
+        let remove = StepOp::Invoke {
+            module: "apt".into(),
+            args: serde_json::json!({"name": ["postgresql", "sqlite3"], "state": "absent"})
+                .as_object()
+                .unwrap()
+                .clone(),
+            summary: "remove packages postgresql, sqlite3".into(),
+        };
+        let out = replays_last(vec![step(replay("postgresql")), step(remove)]);
+        assert_eq!(out.len(), 1, "the package and its service are gone");
+        let undo_install = StepOp::Invoke {
+            module: "apt".into(),
+            args: serde_json::json!({"name": ["postgresql-", "perl-base=5.36.0-7"], "state": "present"})
+                .as_object()
+                .unwrap()
+                .clone(),
+            summary: "apt: remove postgresql".into(),
+        };
+        let out = replays_last(vec![step(replay("postgresql")), step(undo_install)]);
+        assert_eq!(out.len(), 1, "apt's own undo removes it too");
     }
 }

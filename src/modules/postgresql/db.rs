@@ -222,13 +222,9 @@ impl DbAction {
                 Ok(Some((stmts, undo)))
             }
             (false, None) => Ok(None),
-            (false, Some(cur)) => {
-                if self.only_if_empty && cur.tables > 0 {
-                    return Err(ModuleError::new(format!(
-                        "database {} has {} table(s) now: not dropping it (drop it yourself with postgresql_db state=absent if its data can go)",
-                        self.name, cur.tables
-                    )));
-                }
+            (false, Some(_)) => {
+                // `only_if_empty` is checked when the drop is made (see
+                // apply): in a rollback, an earlier step may empty it first.
                 let s = if self.force {
                     format!("DROP DATABASE {db} WITH (FORCE)")
                 } else {
@@ -284,10 +280,31 @@ impl Action for DbAction {
     }
 
     fn diff(&self) -> ModResult<Option<Change>> {
-        Ok(self.plan()?.map(|(stmts, undo)| sql_change(&stmts, undo)))
+        let mut change = self.plan()?.map(|(stmts, undo)| sql_change(&stmts, undo));
+        if let (Some(c), Some(Some(cur))) = (&mut change, &self.seen)
+            && !self.present
+            && self.only_if_empty
+            && cur.tables > 0
+        {
+            c.summary.push_str(&format!(
+                " (only if it holds no tables by then: {} now)",
+                cur.tables
+            ));
+        }
+        Ok(change)
     }
 
     fn apply(&mut self, _change: &Change, t: &mut Target<'_>) -> ModResult<()> {
+        if let Some(Some(cur)) = &self.seen
+            && !self.present
+            && self.only_if_empty
+            && cur.tables > 0
+        {
+            return Err(ModuleError::new(format!(
+                "database {} has {} table(s) now: not dropping it (drop it yourself with postgresql_db state=absent if its data can go)",
+                self.name, cur.tables
+            )));
+        }
         if let Some((stmts, _)) = self.plan()? {
             let mut s = Session::new(t, &self.login, None);
             if !self.present {
