@@ -894,19 +894,24 @@ mod tests {
             .collect()
     }
 
-    /// The snapshot and fetch, run through the local connection with each tool: the copy
-    /// holds the data, and nothing stays in the host's temporary directory.
+    /// A WAL-mode source `bot.db` (table t with `values`, the connection kept open so
+    /// the WAL stays) and an empty `tmp` directory, in `dir`.
+    fn sample_source(dir: &Path, values: &str) -> (PathBuf, PathBuf, rusqlite::Connection) {
+        let tmp = dir.join("tmp");
+        std::fs::create_dir(&tmp).unwrap();
+        let src = dir.join("bot.db");
+        let c = rusqlite::Connection::open(&src).unwrap();
+        c.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; CREATE TABLE t (v TEXT); INSERT INTO t VALUES {values};"
+        ))
+        .unwrap();
+        (src, tmp, c)
+    }
+
     #[test]
     fn a_backup_is_a_private_consistent_copy_next_to_the_source() {
         let dir = tempfile::tempdir().unwrap();
-        let tmp = dir.path().join("tmp");
-        std::fs::create_dir(&tmp).unwrap();
-        let src = dir.path().join("bot.db");
-        let c = rusqlite::Connection::open(&src).unwrap();
-        c.execute_batch(
-            "PRAGMA journal_mode = WAL; CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('a');",
-        )
-        .unwrap();
+        let (src, tmp, c) = sample_source(dir.path(), "('a')");
         let mut conn = LocalConnection;
         let mut t = Target::local_for_tests(&mut conn);
         t.env = vec![("TMPDIR".into(), tmp.display().to_string())];
@@ -932,17 +937,12 @@ mod tests {
         drop(c);
     }
 
+    /// The snapshot and fetch, run through the local connection with each tool: the copy
+    /// holds the data, and nothing stays in the host's temporary directory.
     #[test]
     fn snapshot_with_sqlite3_then_python3_else_a_clear_failure() {
         let dir = tempfile::tempdir().unwrap();
-        let tmp = dir.path().join("tmp");
-        std::fs::create_dir(&tmp).unwrap();
-        let src = dir.path().join("bot.db");
-        let c = rusqlite::Connection::open(&src).unwrap();
-        c.execute_batch(
-            "PRAGMA journal_mode = WAL; CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('a'), ('b');",
-        )
-        .unwrap();
+        let (src, tmp, _c) = sample_source(dir.path(), "('a'), ('b')");
         let src_s = src.to_str().unwrap();
         let mut conn = LocalConnection;
         let mut t = Target::local_for_tests(&mut conn);
