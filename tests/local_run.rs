@@ -155,3 +155,23 @@ fn until_does_not_retry_a_task_check_mode_skips() {
     assert!(result.contains("\"status\":\"skipped\""), "{result}");
     assert!(!result.contains("\"attempts\""), "it was retried: {result}");
 }
+
+/// A plan that fails on a host says it is incomplete, never that the hosts
+/// match the playbook.
+#[test]
+fn a_failed_plan_does_not_claim_there_is_nothing_to_change() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("site.yml"),
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - name: broken\n      \
+         stat: {path: /}\n      failed_when: true\n",
+    )
+    .unwrap();
+    let (code, text) = run(dir.path(), &["plan", "site.yml"]);
+    assert_eq!(code, 2, "{text}");
+    assert!(!text.contains("No changes"), "{text}");
+    assert!(
+        text.contains("The plan is incomplete: it failed on localhost"),
+        "{text}"
+    );
+}

@@ -687,3 +687,27 @@ fn postgres_run_lock() {
         second_apply_fails_fast_naming_the_first,
     );
 }
+
+/// `rollback --last` twice undoes the two newest applies in turn: a run
+/// already rolled back is not "the last run" any more.
+#[test]
+fn rollback_last_steps_back_through_the_runs() {
+    let p = Project::new(None);
+    let play = |name: &str| {
+        format!(
+            "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - copy: {{content: \"x\\n\", dest: \"{{{{ sandbox }}}}/{name}\"}}\n"
+        )
+    };
+    p.write("a.yml", &play("a"));
+    p.write("b.yml", &play("b"));
+    for pb in ["a.yml", "b.yml"] {
+        let out = p.apply(pb, &[]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let out = p.run(&["rollback", "--last", "-y"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(p.sandbox().join("a").exists() && !p.sandbox().join("b").exists());
+    let out = p.run(&["rollback", "--last", "-y"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!p.sandbox().join("a").exists(), "{}", text(&out));
+}

@@ -25,9 +25,15 @@ pub fn exec(args: PlanArgs) -> Result<i32, CliError> {
     let report = run_playbook(&playbook, &inventory, &opts, sink.as_ref())
         .map_err(super::apply::run_error)?;
     if !args.run.json {
+        let failed: Vec<&str> = report
+            .stats
+            .iter()
+            .filter(|(_, s)| s.failed > 0 || s.unreachable > 0)
+            .map(|(h, _)| h.as_str())
+            .collect();
         print!(
             "\n{}",
-            tbuddy_deploy::vault::taint::scrub(&report.plan.render())
+            tbuddy_deploy::vault::taint::scrub(&report.plan.render_incomplete(&failed))
         );
     }
     let code = report.exit_code();

@@ -169,13 +169,25 @@ pub fn exec(args: RollbackArgs) -> Result<i32, CliError> {
     Ok(if failed == 0 { exit::OK } else { 2 })
 }
 
-/// The newest apply on `inventory` with journaled changes: a run that
-/// changed nothing is never what "undo the last run" means.
+/// The newest apply on `inventory` with journaled changes that no rollback
+/// undid in full: a run that changed nothing, or one already rolled back on
+/// all its hosts, is never what "undo the last run" means.
 fn last_changing_run(store: &dyn StateStore, inventory: &str) -> Result<Option<RunId>, CliError> {
     const LOOK_BACK: usize = 1000;
-    for run in store.runs(LOOK_BACK).map_err(state_error)? {
+    let runs = store.runs(LOOK_BACK).map_err(state_error)?;
+    let mut undone = std::collections::HashSet::new();
+    for r in &runs {
+        if let RunKind::Rollback { of } = r.kind
+            && r.status == RunStatus::Ok
+            && store.run(r.id).map_err(state_error)?.meta.limit.is_none()
+        {
+            undone.insert(of);
+        }
+    }
+    for run in runs {
         let changed = run.changed > 0 || run.status == RunStatus::Interrupted;
         if run.inventory == inventory
+            && !undone.contains(&run.id)
             && run.kind == RunKind::Apply
             && !run.check_mode
             && changed

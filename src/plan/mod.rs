@@ -73,6 +73,24 @@ impl Plan {
         )
     }
 
+    /// [`Plan::render`] of a plan that stopped on `failed` hosts: the steps
+    /// before the failures, and no claim that nothing else would change.
+    pub fn render_incomplete(&self, failed: &[&str]) -> String {
+        if failed.is_empty() {
+            return self.render();
+        }
+        let mut out = self.render();
+        if self.steps.is_empty() {
+            out = String::new();
+        }
+        out.push_str(&format!(
+            "The plan is incomplete: it failed on {} (see above); what would change after the \
+             failure is not known.\n",
+            failed.join(", ")
+        ));
+        out
+    }
+
     /// Per-host listing of the steps, for the end of `plan`.
     pub fn render(&self) -> String {
         let mut out = String::new();
