@@ -3,6 +3,7 @@
 //! Data flows one way: load (`playbook`, `inventory`) → resolve (`vars`,
 //! `template`) → plan/apply (`run`, `modules`, `connection`) → report (`output`).
 
+pub mod civil;
 pub mod connection;
 pub mod diag;
 pub mod inventory;

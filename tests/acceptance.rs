@@ -18,7 +18,7 @@ mod common;
 #[path = "../src/testsupport/pg.rs"]
 mod pg;
 
-use common::state_text;
+use common::{recap_hosts, state_text};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -189,22 +189,6 @@ fn has_database_url(env_file: &str) -> bool {
     env_file.lines().any(|l| l.starts_with("DATABASE_URL="))
 }
 
-fn recap(text: &str, host: &str) -> serde_json::Value {
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("PLAY RECAP") || l.starts_with(host))
-        .filter(|l| l.starts_with(host))
-        .unwrap_or_else(|| panic!("no recap line for {host} in:\n{text}"));
-    let mut v = serde_json::Map::new();
-    for part in line.split_whitespace() {
-        if let Some((k, n)) = part.split_once('=') {
-            v.insert(k.into(), n.parse::<i64>().unwrap().into());
-        }
-    }
-    serde_json::Value::Object(v)
-}
-
 /// The bridge address of the nspawn hosts: the machine as they reach it.
 fn bridge_address(inventory: &Path) -> String {
     let text = std::fs::read_to_string(inventory).unwrap();
@@ -299,9 +283,9 @@ fn tbuddy_moves_to_postgresql_and_back() {
     assert_eq!(p.sh(host, backups), "1\n");
 
     // Converged: a second apply changes nothing, and the plan agrees.
-    let (code, text) = p.tbuddy("apply", "playbooks/tbuddy/site.yml", &[]);
+    let (code, text) = p.tbuddy("apply", "playbooks/tbuddy/site.yml", &["--json"]);
     assert_eq!(code, 0, "{text}");
-    assert_eq!(recap(&text, host)["changed"], 0, "{text}");
+    assert_eq!(recap_hosts(&text)[host]["changed"], 0, "{text}");
     let (code, text) = p.tbuddy(
         "plan",
         "playbooks/tbuddy/site.yml",
@@ -470,10 +454,11 @@ fn booking_fleet_rolls_out_and_rolls_back_a_failed_batch() {
         assert_eq!(h["backend"], "postgresql", "{host}: {h}");
         assert_eq!(h["rows"], sqlite_bookings, "{host}: {h}");
     }
-    let (code, text) = p.tbuddy("apply", "playbooks/booking/fleet.yml", &[]);
+    let (code, text) = p.tbuddy("apply", "playbooks/booking/fleet.yml", &["--json"]);
     assert_eq!(code, 0, "{text}");
+    let recap = recap_hosts(&text);
     for host in ["managed-pg", "nspawn4", "nspawn5", "nspawn6"] {
-        assert_eq!(recap(&text, host)["changed"], 0, "{host}:\n{text}");
+        assert_eq!(recap[host]["changed"], 0, "{host}:\n{text}");
     }
 
     // Isolation, read-only monitoring, limits.

@@ -13,20 +13,11 @@
 use super::options::NaiveZone;
 use super::tz::Local;
 
+pub use crate::civil::{civil_from_days, days_from_civil};
+
 pub const MICROS_PER_DAY: i64 = 86_400_000_000;
 /// 2000-01-01 in days since 1970-01-01: PostgreSQL's epoch.
 pub const PG_EPOCH_DAYS: i64 = 10_957;
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
 
 fn days_in_month(y: i64, m: u32) -> u32 {
     match m {
@@ -236,18 +227,6 @@ pub fn format_utc(us: i64) -> String {
     }
     s.push_str("+00");
     s
-}
-
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use super::postgresql::SSL_MODES;
 use super::postgresql::session::{Login, direct_options, server_install_planned};
 use super::spec::{ArgKind::*, CheckSupport, ModuleSpec, arg, required};
 use super::{
@@ -81,14 +82,7 @@ pub static SQLITE_TO_POSTGRES: ModuleSpec = ModuleSpec {
              unverified), verify-ca, verify-full (default prefer). Through an SSH forward the \
              tunnel encrypts: only disable/allow/prefer, and no TLS is negotiated.",
         )
-        .choices(&[
-            "disable",
-            "allow",
-            "prefer",
-            "require",
-            "verify-ca",
-            "verify-full",
-        ]),
+        .choices(SSL_MODES),
         arg(
             "ca_cert",
             Path,

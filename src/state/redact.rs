@@ -32,6 +32,13 @@ fn scrub_undo(undo: &mut serde_json::Value) {
 /// The key of a sealed argument value: `{"$sealed": "<vault text>"}`.
 const SEALED_ARG: &str = "$sealed";
 
+/// The arguments of an undo record's module task, if it has one.
+fn undo_args(
+    undo: &mut serde_json::Value,
+) -> Option<&mut serde_json::Map<String, serde_json::Value>> {
+    undo.get_mut("action")?.get_mut("args")?.as_object_mut()
+}
+
 /// Seals the secret values among an undo record's arguments (the inverse
 /// task of a migration needs its login password), as blobs are sealed: with
 /// the run's vault password, or kept as they are without one.
@@ -40,11 +47,7 @@ fn seal_undo_args(undo: &mut serde_json::Value) -> Result<(), StateError> {
     if keyring.is_empty() {
         return Ok(());
     }
-    let Some(args) = undo
-        .get_mut("action")
-        .and_then(|a| a.get_mut("args"))
-        .and_then(|a| a.as_object_mut())
-    else {
+    let Some(args) = undo_args(undo) else {
         return Ok(());
     };
     for v in args.values_mut() {
@@ -62,12 +65,7 @@ fn seal_undo_args(undo: &mut serde_json::Value) -> Result<(), StateError> {
 
 /// Opens the sealed arguments of an undo record with the run's vault passwords.
 fn unseal_undo_args(entry: &mut UndoEntry) {
-    let Some(args) = entry
-        .undo
-        .get_mut("action")
-        .and_then(|a| a.get_mut("args"))
-        .and_then(|a| a.as_object_mut())
-    else {
+    let Some(args) = undo_args(&mut entry.undo) else {
         return;
     };
     for (key, v) in args.iter_mut() {

@@ -46,9 +46,12 @@ pub fn open_inline(text: &str, pos: &str) -> Result<String, VaultError> {
 /// then sealed or scrubbed like any other. Values that do not open are left
 /// for the task that uses them to report.
 pub fn register_inline(v: &Value, seen: &mut std::collections::HashSet<String>) {
-    if keyring().is_empty() {
-        return;
+    if !keyring().is_empty() {
+        open_all_inline(v, seen);
     }
+}
+
+fn open_all_inline(v: &Value, seen: &mut std::collections::HashSet<String>) {
     if let Some((text, pos)) = inline(v) {
         if seen.insert(text.to_string()) {
             let _ = open_inline(text, pos);
@@ -56,8 +59,8 @@ pub fn register_inline(v: &Value, seen: &mut std::collections::HashSet<String>) 
         return;
     }
     match v {
-        Value::Array(items) => items.iter().for_each(|i| register_inline(i, seen)),
-        Value::Object(m) => m.values().for_each(|i| register_inline(i, seen)),
+        Value::Array(items) => items.iter().for_each(|i| open_all_inline(i, seen)),
+        Value::Object(m) => m.values().for_each(|i| open_all_inline(i, seen)),
         _ => {}
     }
 }

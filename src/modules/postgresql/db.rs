@@ -141,6 +141,16 @@ fn same_encoding(a: &str, b: &str) -> bool {
 }
 
 impl DbAction {
+    /// The tables seen in a database that `only_if_empty` keeps from a drop.
+    fn tables_kept(&self) -> Option<i64> {
+        match &self.seen {
+            Some(Some(cur)) if !self.present && self.only_if_empty && cur.tables > 0 => {
+                Some(cur.tables)
+            }
+            _ => None,
+        }
+    }
+
     fn base_args(&self) -> Map<String, Value> {
         let mut m = Map::new();
         m.insert("name".into(), self.name.clone().into());
@@ -281,28 +291,18 @@ impl Action for DbAction {
 
     fn diff(&self) -> ModResult<Option<Change>> {
         let mut change = self.plan()?.map(|(stmts, undo)| sql_change(&stmts, undo));
-        if let (Some(c), Some(Some(cur))) = (&mut change, &self.seen)
-            && !self.present
-            && self.only_if_empty
-            && cur.tables > 0
-        {
-            c.summary.push_str(&format!(
-                " (only if it holds no tables by then: {} now)",
-                cur.tables
-            ));
+        if let (Some(c), Some(n)) = (&mut change, self.tables_kept()) {
+            c.summary
+                .push_str(&format!(" (only if it holds no tables by then: {n} now)"));
         }
         Ok(change)
     }
 
     fn apply(&mut self, _change: &Change, t: &mut Target<'_>) -> ModResult<()> {
-        if let Some(Some(cur)) = &self.seen
-            && !self.present
-            && self.only_if_empty
-            && cur.tables > 0
-        {
+        if let Some(n) = self.tables_kept() {
             return Err(ModuleError::new(format!(
-                "database {} has {} table(s) now: not dropping it (drop it yourself with postgresql_db state=absent if its data can go)",
-                self.name, cur.tables
+                "database {} has {n} table(s) now: not dropping it (drop it yourself with postgresql_db state=absent if its data can go)",
+                self.name
             )));
         }
         if let Some((stmts, _)) = self.plan()? {

@@ -36,6 +36,16 @@ use super::spec::{ArgKind, ArgSpec, arg};
 use super::{Change, Undo};
 use serde_json::{Map, Value};
 
+/// libpq's sslmode values, as the `ssl_mode` arguments take them.
+pub const SSL_MODES: &[&str] = &[
+    "disable",
+    "allow",
+    "prefer",
+    "require",
+    "verify-ca",
+    "verify-full",
+];
+
 /// What plans and logs show instead of a secret.
 pub const REDACTED: &str = "<redacted>";
 
@@ -73,14 +83,7 @@ pub const LOGIN_ARGS: [ArgSpec; 9] = [
         ArgKind::Str,
         "libpq sslmode: disable, allow, prefer, require, verify-ca, verify-full.",
     )
-    .choices(&[
-        "disable",
-        "allow",
-        "prefer",
-        "require",
-        "verify-ca",
-        "verify-full",
-    ]),
+    .choices(SSL_MODES),
     arg(
         "ca_cert",
         ArgKind::Path,
